@@ -44,6 +44,35 @@ def prepare_model(params: ParamsOpt = Path("params.yaml")) -> None:
     typer.echo(f"embedded model ready: {out}")
 
 
+@app.command("score")
+def score(
+    predictions: Annotated[Path, typer.Argument(help="predictions .jsonl (role, question, generated)")],
+    references: Annotated[Path, typer.Argument(help="references .jsonl (role, question, generated)")],
+    lang: Annotated[str, typer.Option("--lang", help="en (rouge-score tokens) or zh (jieba)")] = "en",
+    multi_ref: Annotated[
+        str, typer.Option("--multi-ref", help="max: best reference; first: first reference only")
+    ] = "max",
+    stem: Annotated[bool, typer.Option("--stem", help="Porter stemming (English only)")] = False,
+    zh_tokens: Annotated[
+        str, typer.Option("--zh-tokens", help="zh only: words (jieba) or chars")
+    ] = "words",
+) -> None:
+    """Rouge-L F1 of predictions against references, matched by role + question; prints JSON."""
+    import json
+
+    from training.score import score_files
+
+    report = score_files(
+        predictions,
+        references,
+        lang=lang,  # type: ignore[arg-type]  # validated by score_files
+        multi_ref=multi_ref,  # type: ignore[arg-type]
+        use_stemmer=stem,
+        zh_tokens=zh_tokens,  # type: ignore[arg-type]
+    )
+    typer.echo(json.dumps(report, ensure_ascii=False))
+
+
 def main() -> None:
     try:
         app(standalone_mode=False)

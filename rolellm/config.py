@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from rolellm.errors import ConfigError
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_SECRET_SHAPES = re.compile(r"(hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{16,}|-----BEGIN [A-Z ]*PRIVATE KEY)")
+_SECRET_SHAPES = re.compile(
+    r"(hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{16,}|-----BEGIN [A-Z ]*PRIVATE KEY)"
+)
 
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegInt = Annotated[int, Field(ge=0)]
@@ -109,8 +111,10 @@ def _describe(err: ValidationError, source: str) -> str:
         problem = "required key is missing"
     else:
         problem = first["msg"]
-        if "input" in first and kind not in ("value_error",) and not isinstance(
-            first["input"], dict | list
+        if (
+            "input" in first
+            and kind not in ("value_error",)
+            and not isinstance(first["input"], dict | list)
         ):
             problem += f" (got {first['input']!r})"
     more = len(err.errors()) - 1

@@ -22,3 +22,93 @@ def reference_dir() -> Path:
     if not folder.is_dir():
         pytest.skip(f"reference RoleBench slice not found at {folder} (outside this checkout)")
     return folder
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir(tmp_path_factory) -> Path:
+    """The embedded SmolLM2 as a safetensors folder (the repo's models/smollm2 when present)."""
+    from rolellm.engine.embedded import is_materialised, materialise_embedded_model
+
+    local = REPO_ROOT / "models" / "smollm2"
+    if is_materialised(local):
+        return local
+    return materialise_embedded_model(tmp_path_factory.mktemp("models") / "smollm2")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory, smollm2_dir) -> Path:
+    """A randomly initialised 2-layer Llama with SmolLM2's tokenizer and chat template."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(smollm2_dir)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("models") / "tiny-llama"
+    LlamaForCausalLM(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def openai_server(smollm2_dir):
+    """A real `transformers serve` on 127.0.0.1 serving the embedded SmolLM2."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = _free_port()
+    exe = Path(sys.executable).parent / "transformers"
+    proc = subprocess.Popen(
+        [
+            str(exe),
+            "serve",
+            str(smollm2_dir),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--device",
+            "cpu",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None:
+                raise RuntimeError("transformers serve exited at start-up")
+            time.sleep(0.5)
+        else:
+            raise RuntimeError("transformers serve did not become healthy")
+        yield {"base_url": url + "/v1", "model": str(smollm2_dir)}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -1,0 +1,179 @@
+"""The engine with the local transformers backend, on a tiny random model and on SmolLM2."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import BaseModel
+
+from rolellm.config import EngineConfig, LocalBackendConfig
+from rolellm.engine.cache import ReplyCache
+from rolellm.engine.engine import Engine, build_engine
+from rolellm.engine.local import LocalBackend
+from rolellm.engine.types import Call, ChatRequest, SamplingParams
+
+QUESTIONS = [
+    "Who are you?",
+    "Tell me about the ghost you saw on the battlements last night, in detail.",
+    "Why?",
+    "What is the weather like in Denmark during the long winter months?",
+    "Do you love Ophelia?",
+]
+SAMPLED = SamplingParams(temperature=0.9, top_p=0.95, max_new_tokens=12)
+
+
+def _requests(sampling=SAMPLED, n=1, seed=7):
+    return [
+        ChatRequest.of([{"role": "user", "content": q}], sampling=sampling, seed=seed + i, n=n)
+        for i, q in enumerate(QUESTIONS)
+    ]
+
+
+def _engine(model_dir, tmp_path, batch_size=8, name="t"):
+    cfg = EngineConfig(
+        local=LocalBackendConfig(model=str(model_dir), batch_size=batch_size),
+        cache_dir=str(tmp_path / "cache"),
+    )
+    return build_engine(cfg, name)
+
+
+def test_sampled_replies_do_not_depend_on_batch_composition(tiny_model_dir, tmp_path):
+    batched = _engine(tiny_model_dir, tmp_path, batch_size=8, name="a").generate(_requests())
+    alone = _engine(tiny_model_dir, tmp_path, batch_size=1, name="b").generate(_requests())
+    reversed_order = _engine(tiny_model_dir, tmp_path, batch_size=3, name="c").generate(
+        _requests()[::-1]
+    )
+    texts = [r.texts for r in batched]
+    assert texts == [r.texts for r in alone]
+    assert texts == [r.texts for r in reversed_order][::-1]
+    assert all(len(t) == 1 and t[0] for t in texts)
+
+
+def test_samples_differ_by_index_and_seed(tiny_model_dir, tmp_path):
+    engine = _engine(tiny_model_dir, tmp_path)
+    [result] = engine.generate(_requests(n=4)[:1])
+    assert len(result.replies) == 4
+    assert len(set(result.texts)) > 1  # four seeds, not one sample copied four times
+    [other_seed] = engine.generate(_requests(n=4, seed=1000)[:1])
+    assert other_seed.texts != result.texts
+
+
+def test_batches_sorted_by_length_and_grouped_by_sampling(tiny_model_dir, tmp_path):
+    backend = LocalBackend(LocalBackendConfig(model=str(tiny_model_dir), batch_size=2))
+    greedy = SamplingParams(max_new_tokens=5)
+    calls = [Call(r, 0) for r in _requests()] + [Call(r, 0) for r in _requests(greedy)]
+    prompts = {i: backend.render(c) for i, c in enumerate(calls)}
+    batches = backend._batches(calls, prompts)
+    assert sorted(i for b in batches for i in b) == list(range(len(calls)))
+    for batch in batches:
+        assert len(batch) <= 2
+        assert len({calls[i].request.sampling for i in batch}) == 1
+    lengths = [[len(prompts[i]) for i in b] for b in batches]
+    assert all(row == sorted(row) for row in lengths)
+
+
+def test_cache_serves_second_run_without_loading_model(tiny_model_dir, tmp_path):
+    first = _engine(tiny_model_dir, tmp_path)
+    expected = [r.texts for r in first.generate(_requests(n=2))]
+    assert first.stats.cache_misses == 10 and first.stats.cache_hits == 0
+    first.close()
+    second = _engine(tiny_model_dir, tmp_path)
+    again = [r.texts for r in second.generate(_requests(n=2))]
+    assert again == expected
+    assert second.stats.cache_hits == 10 and second.stats.cache_misses == 0
+    assert second.backend._loaded is None  # all cached: the model was never loaded
+    assert all(rep.from_cache for r in second.generate(_requests()[:1]) for rep in r.replies)
+
+
+def test_cache_key_covers_every_parameter():
+    base = ChatRequest.of([{"role": "user", "content": "hi"}])
+    variants = [
+        ChatRequest.of([{"role": "user", "content": "hi!"}]),
+        ChatRequest.of([{"role": "system", "content": "hi"}]),
+        ChatRequest.of([{"role": "user", "content": "hi"}], seed=1),
+        ChatRequest.of([{"role": "user", "content": "hi"}], sampling=SamplingParams(0.5)),
+        ChatRequest.of([{"role": "user", "content": "hi"}], sampling=SamplingParams(top_p=0.9)),
+        ChatRequest.of(
+            [{"role": "user", "content": "hi"}], sampling=SamplingParams(max_new_tokens=9)
+        ),
+    ]
+    key = Call(base, 0).key("local", "m")
+    keys = {Call(v, 0).key("local", "m") for v in variants}
+    keys |= {Call(base, 1).key("local", "m"), Call(base, 0, 1).key("local", "m")}
+    keys |= {Call(base, 0).key("openai", "m"), Call(base, 0).key("local", "other-model")}
+    assert key not in keys and len(keys) == len(variants) + 4
+
+
+class Verdict(BaseModel):
+    name: str
+    score: int
+
+
+class ScriptedBackend:
+    """Replies from a list in order: drives the engine's JSON-retry logic deterministically."""
+
+    kind = "scripted"
+    identity = "scripted-v1"
+
+    def __init__(self, replies):
+        self.replies = list(replies)
+        self.sent = 0
+
+    def run(self, calls, done):
+        for i, _ in enumerate(calls):
+            self.sent += 1
+            done(i, self.replies.pop(0), None)
+
+
+def test_invalid_json_is_retried_then_reported(tmp_path):
+    request = ChatRequest.of([{"role": "user", "content": "judge"}], reply_model=Verdict)
+    backend = ScriptedBackend(["no json here", '```json\n{"name": "x", "score": 3}\n```'])
+    engine = Engine(backend, ReplyCache(tmp_path / "c.sqlite"), json_retries=3)
+    [result] = engine.generate([request])
+    assert result.ok and result.replies[0].parsed == Verdict(name="x", score=3)
+    assert result.replies[0].attempts == 2 and engine.stats.invalid_json == 1
+
+    bad = ChatRequest.of([{"role": "user", "content": "again"}], reply_model=Verdict)
+    engine2 = Engine(ScriptedBackend(['{"name": 1}'] * 3), ReplyCache(tmp_path / "d.sqlite"), 2)
+    [failed] = engine2.generate([bad])
+    assert not failed.ok
+    assert "not valid Verdict JSON after 3 attempts" in failed.errors[0]
+
+    # the paid-for attempts are cached: a rerun sends nothing
+    rerun = Engine(ScriptedBackend([]), ReplyCache(tmp_path / "c.sqlite"), json_retries=3)
+    [again] = rerun.generate([request])
+    assert again.replies[0].parsed == Verdict(name="x", score=3) and rerun.backend.sent == 0
+
+
+def test_prompt_over_the_limit_is_a_per_request_error(tiny_model_dir, tmp_path):
+    cfg = EngineConfig(
+        local=LocalBackendConfig(model=str(tiny_model_dir), max_input_tokens=40),
+        cache_dir=str(tmp_path),
+    )
+    results = build_engine(cfg, "x").generate(_requests(SamplingParams(max_new_tokens=3)))
+    errors = [r.errors for r in results]
+    assert any("over engine.local.max_input_tokens" in e[0] for e in errors if e)
+    assert any(r.ok for r in results)  # short prompts still answered
+
+
+def test_missing_model_folder_is_one_clear_error(tmp_path):
+    from rolellm.errors import InputError
+
+    cfg = EngineConfig(
+        local=LocalBackendConfig(model=str(tmp_path / "nope")), cache_dir=str(tmp_path)
+    )
+    engine = build_engine(cfg, "x")
+    with pytest.raises(InputError, match="engine.local.model: model folder .* not found"):
+        engine.generate(_requests()[:1])
+
+
+def test_smollm2_answers_in_character(smollm2_dir, tmp_path):
+    engine = _engine(smollm2_dir, tmp_path)
+    system = "You are Hamlet, Prince of Denmark. Answer as Hamlet, in the first person."
+    request = ChatRequest.of(
+        [{"role": "system", "content": system}, {"role": "user", "content": "Introduce yourself."}],
+        sampling=SamplingParams(max_new_tokens=40),
+    )
+    [result] = engine.generate([request])
+    reply = result.texts[0]
+    assert "hamlet" in reply.lower() and " i am " in f" {reply.lower()} ", reply
+    assert "assistant" not in reply.lower() and "language model" not in reply.lower()
