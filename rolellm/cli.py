@@ -73,6 +73,40 @@ def score(
     typer.echo(json.dumps(report, ensure_ascii=False))
 
 
+@app.command("train")
+def train(
+    params: ParamsOpt = Path("params.yaml"),
+    data: Annotated[Path, typer.Option(help="RoleBench folder")] = Path("data/rolebench"),
+    validation_report: Annotated[
+        Path, typer.Option(help="quality gate report; must say success: true")
+    ] = Path("reports/validation.json"),
+    out: Annotated[Path, typer.Option(help="adapter, summary, checkpoints")] = Path("models/rocit"),
+    metrics: Annotated[Path, typer.Option(help="final metrics JSON")] = Path("metrics/train.json"),
+    live_dir: Annotated[Path, typer.Option(help="DVCLive folder")] = Path("dvclive/train"),
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", "-s", help="override train.KEY=VALUE (YAML)")
+    ] = None,
+) -> None:
+    """RoCIT: fine-tune a LoRA adapter on RoleBench (also under `accelerate launch`)."""
+    from training.rocit import TrainPaths
+    from training.rocit import train as run_training
+    from training.rocit_config import TrainConfig, apply_overrides
+
+    cfg = apply_overrides(getattr(_params(params), "train", None) or TrainConfig(), set_ or [])
+    paths = TrainPaths(
+        data_dir=data,
+        out_dir=out,
+        validation_report=validation_report,
+        metrics=metrics,
+        live_dir=live_dir,
+        dvc_lock=params.parent / "dvc.lock",
+    )
+    result = run_training(cfg, paths)
+    if result.is_main:
+        steps = result.summary["training"]["global_steps"]
+        typer.echo(f"adapter written: {result.adapter_dir} ({steps} steps)")
+
+
 def main() -> None:
     try:
         app(standalone_mode=False)

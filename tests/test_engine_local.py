@@ -168,9 +168,14 @@ def test_missing_model_folder_is_one_clear_error(tmp_path):
 
 def test_smollm2_answers_in_character(smollm2_dir, tmp_path):
     engine = _engine(smollm2_dir, tmp_path)
-    system = "You are Hamlet, Prince of Denmark. Answer as Hamlet, in the first person."
+    system = (
+        "I want you to act like Hamlet from Shakespeare's play Hamlet. Respond as Hamlet would."
+    )
     request = ChatRequest.of(
-        [{"role": "system", "content": system}, {"role": "user", "content": "Introduce yourself."}],
+        [
+            {"role": "system", "content": system},
+            {"role": "user", "content": "Tell me who you are and where you live."},
+        ],
         sampling=SamplingParams(max_new_tokens=40),
     )
     [result] = engine.generate([request])

@@ -195,13 +195,16 @@ def test_random_token_soup_equals_rouge_score():
     """Tiny vocabularies force many repeated tokens and many equal-length LCS paths."""
     rng = random.Random(7)
     words = ["a", "b", "c", "dd", "ee", "running", "runs"]
-    base, base_stem = rouge_scorer.RougeScorer(["rougeL"]), rouge_scorer.RougeScorer(
-        ["rougeL"], use_stemmer=True
+    base, base_stem = (
+        rouge_scorer.RougeScorer(["rougeL"]),
+        rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True),
     )
     ours, ours_stem = RougeL("en"), RougeL("en", use_stemmer=True)
     for _ in range(300):
         pred = " ".join(rng.choices(words, k=rng.randint(0, 90)))
-        refs = [" ".join(rng.choices(words, k=rng.randint(0, 90))) for _ in range(rng.randint(1, 3))]
+        refs = [
+            " ".join(rng.choices(words, k=rng.randint(0, 90))) for _ in range(rng.randint(1, 3))
+        ]
         for b, o in ((base, ours), (base_stem, ours_stem)):
             assert abs(b.score_multi(refs, pred)["rougeL"].fmeasure - o.score(pred, refs)) <= TOL
 

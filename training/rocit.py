@@ -42,7 +42,12 @@ from training.rocit_config import TrainConfig
 from training.rocit_data import TrainingSet, check_validation_report, lineage, load_training_set
 
 FINGERPRINT_FILE = "run_fingerprint.json"
-_DTYPES = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+_DTYPES = {
+    "auto": "auto",
+    "float32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+}
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,7 @@ class TrainResult:
     adapter_dir: Path
     merged_dir: Path | None
     summary: dict[str, Any]
+    is_main: bool = True
 
 
 # --- base model --------------------------------------------------------------------------
@@ -134,11 +140,18 @@ def load_model(ref: str, cfg: TrainConfig) -> PreTrainedModel:
 # --- checks ------------------------------------------------------------------------------
 
 
-def check_prompts_fit(data: TrainingSet, tokenizer: PreTrainedTokenizerBase, cfg: TrainConfig) -> int:
+def check_prompts_fit(
+    data: TrainingSet, tokenizer: PreTrainedTokenizerBase, cfg: TrainConfig
+) -> int:
     """Raise when ``max_length`` cannot hold the longest system prompt; return its length."""
     longest, who = 0, ""
     for name in data.role_counts:
-        system = [{"role": "system", "content": render_system_prompt(data.roles[name], cfg.system_prompt_template)}]
+        system = [
+            {
+                "role": "system",
+                "content": render_system_prompt(data.roles[name], cfg.system_prompt_template),
+            }
+        ]
         n = len(tokenizer.apply_chat_template(system, tokenize=True, return_dict=True)["input_ids"])
         if n > longest:
             longest, who = n, name
@@ -158,7 +171,11 @@ def lora_config(cfg: TrainConfig, model: PreTrainedModel) -> LoraConfig:
         missing = [t for t in targets if t not in names]
         if missing:
             linear = sorted(
-                {n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+                {
+                    n.rsplit(".", 1)[-1]
+                    for n, m in model.named_modules()
+                    if isinstance(m, torch.nn.Linear)
+                }
             )
             raise ConfigError(
                 f"train.lora.target_modules: {missing} not in the model; its linear layers: {linear}"
@@ -219,7 +236,10 @@ def truncate_examples(dataset: Dataset, max_length: int) -> Dataset:
     """Keep the first ``max_length`` tokens (TRL's keep_start) and drop fully masked rows."""
 
     def cut(example: dict[str, Any]) -> dict[str, Any]:
-        return {"input_ids": example["input_ids"][:max_length], "labels": example["labels"][:max_length]}
+        return {
+            "input_ids": example["input_ids"][:max_length],
+            "labels": example["labels"][:max_length],
+        }
 
     dataset = dataset.map(cut)
     return dataset.filter(lambda example: any(label != -100 for label in example["labels"]))
@@ -266,7 +286,10 @@ def run_fingerprint(cfg: TrainConfig, shards: list[dict[str, Any]]) -> str:
     Length knobs (epochs, max_steps) and output knobs are left out, so an interrupted run
     can be resumed and extended.
     """
-    keep = cfg.model_dump(mode="json", exclude={"epochs", "max_steps", "save_steps", "save_total_limit", "logging_steps", "merge"})
+    keep = cfg.model_dump(
+        mode="json",
+        exclude={"epochs", "max_steps", "save_steps", "save_total_limit", "logging_steps", "merge"},
+    )
     blob = json.dumps({"config": keep, "data": [s["md5"] for s in shards]}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -325,7 +348,9 @@ def save_merged(base_ref: str, cfg: TrainConfig, adapter: Path, target: Path) ->
     """Reload base + adapter from disk, merge, write atomically (main process only)."""
     from peft import PeftModel
 
-    base = AutoModelForCausalLM.from_pretrained(base_ref, revision=cfg.revision, dtype=_DTYPES[cfg.dtype])
+    base = AutoModelForCausalLM.from_pretrained(
+        base_ref, revision=cfg.revision, dtype=_DTYPES[cfg.dtype]
+    )
     merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
     tokenizer = AutoTokenizer.from_pretrained(str(adapter))
     with atomic_path(target) as tmp:
@@ -333,7 +358,9 @@ def save_merged(base_ref: str, cfg: TrainConfig, adapter: Path, target: Path) ->
         tokenizer.save_pretrained(str(tmp))
 
 
-def base_model_identity(ref: str, cfg: TrainConfig, model: PreTrainedModel, dvc_lock: Path | None) -> dict[str, Any]:
+def base_model_identity(
+    ref: str, cfg: TrainConfig, model: PreTrainedModel, dvc_lock: Path | None
+) -> dict[str, Any]:
     local = Path(ref).is_dir()
     identity: dict[str, Any] = {
         "ref": cfg.base_model,
@@ -368,12 +395,18 @@ def participants(trainer: SFTTrainer) -> list[dict[str, int]]:
 # --- the run -----------------------------------------------------------------------------
 
 
-def train(cfg: TrainConfig, paths: TrainPaths, callbacks: Sequence[TrainerCallback] = ()) -> TrainResult:
+def train(
+    cfg: TrainConfig, paths: TrainPaths, callbacks: Sequence[TrainerCallback] = ()
+) -> TrainResult:
     """Fine-tune ``cfg.base_model`` on RoleBench with RoCIT; see the module docstring."""
     started = time.time()
     check_validation_report(paths.validation_report)
     data = load_training_set(
-        paths.data_dir, cfg.train_configs, cfg.split, cfg.system_prompt_template, cfg.references_per_sample
+        paths.data_dir,
+        cfg.train_configs,
+        cfg.split,
+        cfg.system_prompt_template,
+        cfg.references_per_sample,
     )
     shards = lineage(data.shards, paths.dvc_lock)
     base_ref = resolve_base_model(cfg.base_model)
@@ -437,11 +470,19 @@ def train(cfg: TrainConfig, paths: TrainPaths, callbacks: Sequence[TrainerCallba
         if paths.metrics is not None:
             write_json(paths.metrics, _metrics(training))
     trainer.accelerator.wait_for_everyone()
-    return TrainResult(adapter_dir=paths.adapter, merged_dir=merged, summary=summary)
+    return TrainResult(paths.adapter, merged, summary, is_main)
 
 
 def _metrics(training: dict[str, Any]) -> dict[str, Any]:
-    keys = ("train_loss", "final_loss", "tokens_seen", "tokens_per_second", "train_runtime_s", "global_steps", "samples")
+    keys = (
+        "train_loss",
+        "final_loss",
+        "tokens_seen",
+        "tokens_per_second",
+        "train_runtime_s",
+        "global_steps",
+        "samples",
+    )
     return {key: training[key] for key in keys}
 
 

@@ -72,7 +72,9 @@ class TrainConfig(Section):
             raise ValueError("name at least one RoleBench config")
         unknown = [name for name in value if name not in CONFIGS_BY_NAME]
         if unknown:
-            raise ValueError(f"unknown RoleBench config {unknown[0]!r}; known: {sorted(CONFIGS_BY_NAME)}")
+            raise ValueError(
+                f"unknown RoleBench config {unknown[0]!r}; known: {sorted(CONFIGS_BY_NAME)}"
+            )
         return value
 
     @field_validator("system_prompt_template")

@@ -52,7 +52,9 @@ def check_validation_report(path: Path | None) -> dict[str, Any] | None:
         return None
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: validation report missing; run the quality gate (validate) first")
+        raise InputError(
+            f"{path}: validation report missing; run the quality gate (validate) first"
+        )
     try:
         report = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -82,7 +84,11 @@ def _answers(generated: Any, kind: str, limit: int | None) -> list[str]:
 
 
 def _samples_for_rows(
-    frame: pd.DataFrame, config: str, roles: Mapping[str, RoleCard], template: str, limit: int | None
+    frame: pd.DataFrame,
+    config: str,
+    roles: Mapping[str, RoleCard],
+    template: str,
+    limit: int | None,
 ) -> Iterable[dict[str, Any]]:
     kind = CONFIGS_BY_NAME[config].kind
     for role_name, question, generated in frame[["role", "question", "generated"]].itertuples(
@@ -112,7 +118,9 @@ def load_training_set(
     exclude_held_out = any(
         CONFIGS_BY_NAME[name].setting == "role_generalization" for name in configs
     )
-    held_out = {card.name for card in roles.values() if card.held_out} if exclude_held_out else set()
+    held_out = (
+        {card.name for card in roles.values() if card.held_out} if exclude_held_out else set()
+    )
     result = TrainingSet(samples=[], shards=[], roles=roles, excluded_roles=sorted(held_out))
     for config in configs:
         path, frame = read_shard(root, config, split)
@@ -150,7 +158,9 @@ def _dvc_lock_entries(lock: Path) -> list[dict[str, Any]]:
     return entries
 
 
-def lineage(paths: Sequence[Path], dvc_lock: Path | None = Path("dvc.lock")) -> list[dict[str, Any]]:
+def lineage(
+    paths: Sequence[Path], dvc_lock: Path | None = Path("dvc.lock")
+) -> list[dict[str, Any]]:
     """md5 of each input: dvc.lock's entry for it (or for a folder above it) when present,
     else the file's own md5."""
     lock = Path(dvc_lock) if dvc_lock is not None else None

@@ -1,0 +1,181 @@
+"""Write and read RoleBench folders (the layout of `dataset_builder.schema`).
+
+A folder holds `data/<config>/<split>.parquet` cast to the config's explicit Features,
+`roles.json` (the roster: [{name, slug, lang, held_out, ...}]) and a README.md whose YAML
+`configs:` block lists exactly the shards present, so that
+`datasets.load_dataset(folder, config, split=split)` works for each of them.
+
+Shard columns (see schema.py):
+    general:        role, question, generated (list of str), reference, kind
+    role_specific:  role, question, generated (list of str), type, confidence (float or null)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+from dataset_builder.schema import CONFIGS, CONFIGS_BY_NAME, SPLITS, ConfigSpec
+from rolellm.atomic import atomic_path
+from rolellm.errors import InputError
+
+ShardKey = tuple[str, str]  # (config, split)
+ShardRows = pd.DataFrame | pa.Table | Sequence[Mapping[str, Any]]
+
+ROLES_FILE = "roles.json"
+CARD_FILE = "README.md"
+
+
+def slugify(name: str) -> str:
+    """File-safe role id: lower case, word characters kept (CJK included), others -> `_`."""
+    slug = re.sub(r"[^\w]+", "_", name.strip().lower()).strip("_")
+    return slug or "role"
+
+
+def spec_for(config: str) -> ConfigSpec:
+    try:
+        return CONFIGS_BY_NAME[config]
+    except KeyError:
+        known = ", ".join(CONFIGS_BY_NAME)
+        raise InputError(f"unknown RoleBench config {config!r} (known: {known})") from None
+
+
+def _check_key(key: ShardKey) -> ConfigSpec:
+    config, split = key
+    if split not in SPLITS:
+        raise InputError(f"{config}: unknown split {split!r} (known: {', '.join(SPLITS)})")
+    return spec_for(config)
+
+
+def to_table(rows: ShardRows, spec: ConfigSpec, where: str) -> pa.Table:
+    """Cast rows (DataFrame, Arrow table or dicts) to the config's explicit Features."""
+    schema = spec.features.arrow_schema
+    if isinstance(rows, pa.Table):
+        frame = rows.to_pandas()
+    elif isinstance(rows, pd.DataFrame):
+        frame = rows
+    else:
+        frame = pd.DataFrame(list(rows), columns=list(spec.features))
+    missing = [name for name in spec.features if name not in frame.columns]
+    if missing:
+        raise InputError(f"{where}: missing column(s) {', '.join(missing)}")
+    try:
+        return pa.Table.from_pandas(frame[list(spec.features)], schema=schema, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+        raise InputError(f"{where}: rows do not fit the {spec.kind} schema: {err}") from None
+
+
+def card_text(counts: Mapping[ShardKey, int], body: str | None = None) -> str:
+    """README.md: YAML `configs:` (one data file per split present) and a row-count table."""
+    configs = []
+    for spec in CONFIGS:
+        splits = [split for split in SPLITS if (spec.name, split) in counts]
+        if not splits:
+            continue
+        files = [{"split": split, "path": spec.shard_path(split)} for split in splits]
+        configs.append({"config_name": spec.name, "data_files": files})
+    header = yaml.safe_dump({"configs": configs}, sort_keys=False, allow_unicode=True)
+    lines = ["| config | split | rows |", "|---|---|---|"]
+    lines += [f"| {config} | {split} | {n:,} |" for (config, split), n in sorted(counts.items())]
+    text = body or "# RoleBench\n\nRole-playing benchmark in the layout of the rolellm toolkit."
+    return f"---\n{header}---\n\n{text.rstrip()}\n\n" + "\n".join(lines) + "\n"
+
+
+def write_rolebench(
+    folder: str | Path,
+    shards: Mapping[ShardKey, ShardRows],
+    roles: Iterable[Mapping[str, Any]],
+    card_body: str | None = None,
+) -> dict[ShardKey, int]:
+    """Write a complete RoleBench folder atomically; returns rows per (config, split).
+
+    `roles` entries need `name` and `lang`; `slug` (default: slugify(name)) and `held_out`
+    (default False) are filled in; other keys are kept.
+    """
+    tables = {key: to_table(rows, _check_key(key), f"{key[0]}/{key[1]}") for key, rows in shards.items()}
+    roster = [_roster_entry(role) for role in roles]
+    counts = {key: table.num_rows for key, table in tables.items()}
+    with atomic_path(folder) as tmp:
+        tmp.mkdir(parents=True)
+        for (config, split), table in tables.items():
+            path = tmp / CONFIGS_BY_NAME[config].shard_path(split)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(table, path, compression="zstd")
+        text = json.dumps(roster, indent=2, ensure_ascii=False) + "\n"
+        (tmp / ROLES_FILE).write_text(text, encoding="utf-8")
+        (tmp / CARD_FILE).write_text(card_text(counts, card_body), encoding="utf-8")
+    return counts
+
+
+def _roster_entry(role: Mapping[str, Any]) -> dict[str, Any]:
+    if "name" not in role or role.get("lang") not in ("en", "zh"):
+        raise InputError(f"roles: each entry needs a name and lang en|zh (got {dict(role)!r})")
+    entry = dict(role)
+    entry.setdefault("slug", slugify(str(role["name"])))
+    entry["held_out"] = bool(role.get("held_out", False))
+    return entry
+
+
+def read_roles(folder: str | Path) -> list[dict[str, Any]]:
+    path = Path(folder) / ROLES_FILE
+    if not path.is_file():
+        raise InputError(f"{path}: roster not found (a RoleBench folder needs roles.json)")
+    try:
+        roles = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise InputError(f"{path}: not valid JSON ({err.msg}, line {err.lineno})") from None
+    if not isinstance(roles, list):
+        raise InputError(f"{path}: expected a list of roles")
+    return roles
+
+
+def list_shards(folder: str | Path) -> list[ShardKey]:
+    """(config, split) of every shard file present, in schema order."""
+    root = Path(folder)
+    return [
+        (spec.name, split)
+        for spec in CONFIGS
+        for split in SPLITS
+        if (root / spec.shard_path(split)).is_file()
+    ]
+
+
+def read_table(folder: str | Path, config: str, split: str) -> pa.Table:
+    path = Path(folder) / spec_for(config).shard_path(split)
+    if not path.is_file():
+        raise InputError(f"{path}: shard not found")
+    return pq.read_table(path)
+
+
+def read_shard(folder: str | Path, config: str, split: str) -> pd.DataFrame:
+    """One shard as pandas; `generated` holds Python lists (not numpy arrays)."""
+    table = read_table(folder, config, split)
+    frame = table.drop_columns(["generated"]) if "generated" in table.column_names else table
+    df = frame.to_pandas()
+    if "generated" in table.column_names:
+        position = table.column_names.index("generated")
+        df.insert(position, "generated", table.column("generated").to_pylist())
+    return df
+
+
+def load_split(folder: str | Path, config: str, split: str):
+    """One shard as an in-memory `datasets.Dataset` with the config's explicit Features."""
+    from datasets import Dataset, DatasetInfo, NamedSplit
+    from datasets.table import InMemoryTable
+
+    spec = spec_for(config)
+    table = read_table(folder, config, split).cast(spec.features.arrow_schema)
+    info = DatasetInfo(features=spec.features)
+    return Dataset(InMemoryTable(table), info=info, split=NamedSplit(split))
+
+
+def read_folder(folder: str | Path) -> dict[ShardKey, pd.DataFrame]:
+    return {key: read_shard(folder, *key) for key in list_shards(folder)}
