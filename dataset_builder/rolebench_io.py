@@ -100,7 +100,9 @@ def write_rolebench(
     `roles` entries need `name` and `lang`; `slug` (default: slugify(name)) and `held_out`
     (default False) are filled in; other keys are kept.
     """
-    tables = {key: to_table(rows, _check_key(key), f"{key[0]}/{key[1]}") for key, rows in shards.items()}
+    tables = {
+        key: to_table(rows, _check_key(key), f"{key[0]}/{key[1]}") for key, rows in shards.items()
+    }
     roster = [_roster_entry(role) for role in roles]
     counts = {key: table.num_rows for key, table in tables.items()}
     with atomic_path(folder) as tmp:

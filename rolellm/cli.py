@@ -46,9 +46,15 @@ def prepare_model(params: ParamsOpt = Path("params.yaml")) -> None:
 
 @app.command("score")
 def score(
-    predictions: Annotated[Path, typer.Argument(help="predictions .jsonl (role, question, generated)")],
-    references: Annotated[Path, typer.Argument(help="references .jsonl (role, question, generated)")],
-    lang: Annotated[str, typer.Option("--lang", help="en (rouge-score tokens) or zh (jieba)")] = "en",
+    predictions: Annotated[
+        Path, typer.Argument(help="predictions .jsonl (role, question, generated)")
+    ],
+    references: Annotated[
+        Path, typer.Argument(help="references .jsonl (role, question, generated)")
+    ],
+    lang: Annotated[
+        str, typer.Option("--lang", help="en (rouge-score tokens) or zh (jieba)")
+    ] = "en",
     multi_ref: Annotated[
         str, typer.Option("--multi-ref", help="max: best reference; first: first reference only")
     ] = "max",
@@ -65,10 +71,10 @@ def score(
     report = score_files(
         predictions,
         references,
-        lang=lang,  # type: ignore[arg-type]  # validated by score_files
-        multi_ref=multi_ref,  # type: ignore[arg-type]
+        lang=lang,  # validated by score_files
+        multi_ref=multi_ref,
         use_stemmer=stem,
-        zh_tokens=zh_tokens,  # type: ignore[arg-type]
+        zh_tokens=zh_tokens,
     )
     typer.echo(json.dumps(report, ensure_ascii=False))
 

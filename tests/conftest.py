@@ -111,4 +111,8 @@ def openai_server(smollm2_dir):
         yield {"base_url": url + "/v1", "model": str(smollm2_dir)}
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

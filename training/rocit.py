@@ -39,6 +39,7 @@ from rolellm.atomic import atomic_path, write_json
 from rolellm.errors import ConfigError, InputError
 from training.prompts import render_system_prompt
 from training.rocit_config import TrainConfig
+from training.rocit_live import LiveCurves
 from training.rocit_data import TrainingSet, check_validation_report, lineage, load_training_set
 
 FINGERPRINT_FILE = "run_fingerprint.json"
@@ -193,7 +194,8 @@ def lora_config(cfg: TrainConfig, model: PreTrainedModel) -> LoraConfig:
 
 
 def _has_accelerator() -> bool:
-    return torch.cuda.is_available() or (hasattr(torch, "xpu") and torch.xpu.is_available())
+    xpu = hasattr(torch, "xpu") and torch.xpu.is_available()
+    return torch.cuda.is_available() or xpu or torch.backends.mps.is_available()
 
 
 def sft_config(cfg: TrainConfig, checkpoints: Path) -> SFTConfig:
@@ -243,17 +245,6 @@ def truncate_examples(dataset: Dataset, max_length: int) -> Dataset:
 
     dataset = dataset.map(cut)
     return dataset.filter(lambda example: any(label != -100 for label in example["labels"]))
-
-
-def dvclive_callback(live_dir: Path | None, resume: bool, is_main: bool) -> list[TrainerCallback]:
-    """Loss and learning-rate curves for `dvc plots show`; created on the main process only."""
-    if live_dir is None or not is_main:
-        return []
-    from dvclive import Live
-    from transformers.integrations import DVCLiveCallback
-
-    live = Live(dir=str(live_dir), resume=resume, save_dvc_exp=False, dvcyaml=None)
-    return [DVCLiveCallback(live=live, log_model=False)]
 
 
 def build_trainer(
@@ -379,9 +370,14 @@ def base_model_identity(
     return identity
 
 
-def final_loss(log_history: list[dict[str, Any]]) -> float | None:
+def _step_of(checkpoint: str | None) -> int | None:
+    return int(Path(checkpoint).name.rsplit("-", 1)[-1]) if checkpoint else None
+
+
+def final_loss(log_history: list[dict[str, Any]], train_loss: float) -> float:
+    """The last logged step loss (the run's mean loss when no step was logged)."""
     losses = [entry["loss"] for entry in log_history if "loss" in entry]
-    return float(losses[-1]) if losses else None
+    return float(losses[-1]) if losses else train_loss
 
 
 def participants(trainer: SFTTrainer) -> list[dict[str, int]]:
@@ -419,7 +415,7 @@ def train(
     is_main = args.process_index == 0
     with args.main_process_first(local=False, desc="checkpoints"):
         resume = resume_point(paths.checkpoints, run_fingerprint(cfg, shards), is_main)
-    live = dvclive_callback(paths.live_dir, resume is not None, is_main)
+    live = [LiveCurves(paths.live_dir, _step_of(resume))] if paths.live_dir and is_main else []
     trainer = build_trainer(cfg, model, tokenizer, data, args, [*live, *callbacks])
     trainer.accelerator.wait_for_everyone()
     output = trainer.train(resume_from_checkpoint=resume)
@@ -440,7 +436,7 @@ def train(
         "samples": len(trainer.train_dataset),
         "tokens_seen": int(state.num_input_tokens_seen),
         "train_loss": float(output.training_loss),
-        "final_loss": final_loss(state.log_history),
+        "final_loss": final_loss(state.log_history, float(output.training_loss)),
         "train_runtime_s": runtime,
         "tokens_per_second": state.num_input_tokens_seen / runtime if runtime else None,
         "resumed_from": Path(resume).name if resume else None,

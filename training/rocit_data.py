@@ -126,7 +126,8 @@ def load_training_set(
         path, frame = read_shard(root, config, split)
         result.shards.append(path)
         result.rows += len(frame)
-        frame = frame[~frame["role"].map(lambda r: find_role(roles, str(r)).name in held_out)]
+        keep = [find_role(roles, str(role)).name not in held_out for role in frame["role"]]
+        frame = frame.loc[pd.Series(keep, index=frame.index, dtype=bool)]
         samples = list(_samples_for_rows(frame, config, roles, template, references_per_sample))
         result.per_config[config] = len(samples)
         result.samples.extend(samples)

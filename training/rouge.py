@@ -179,7 +179,9 @@ class RougeL:
             if not isinstance(text, str):
                 raise TypeError(f"expected a str, got {type(text).__name__}")
             vocab = self._vocab
-            ids = tuple([vocab.setdefault(tok, len(vocab)) for tok in self.tokenizer.tokenize(text)])
+            ids = tuple(
+                [vocab.setdefault(tok, len(vocab)) for tok in self.tokenizer.tokenize(text)]
+            )
             self._memo[text] = ids
         return ids
 

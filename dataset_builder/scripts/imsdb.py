@@ -29,7 +29,7 @@ def _indent(line: str) -> int:
     return len(line) - len(line.lstrip())
 
 
-def _is_cue(rows: list[str], i: int, base: int) -> str | None:
+def is_cue(rows: list[str], i: int, base: int) -> str | None:
     if i + 1 >= len(rows) or not rows[i + 1].strip():
         return None
     if not _indent(rows[i]) > _indent(rows[i + 1]) > base:
@@ -63,7 +63,7 @@ def parse_imsdb(text: str, source: str = "<text>") -> list[Line]:
         elif m := HEADING.match(line):
             flush()
             out.heading(m.group(1))
-        elif name := _is_cue(rows, i, base):
+        elif name := is_cue(rows, i, base):
             flush()
             end = _block_end(rows, i + 1)
             out.add(name, dialogue_text(rows[i + 1 : end], _FURNITURE.match))

@@ -21,7 +21,7 @@ def cue_name(line: str, max_len: int = 40) -> str | None:
     return name
 
 
-def dialogue_text(lines: Sequence[str], skip: Callable[[str], bool] = lambda s: False) -> str:
+def dialogue_text(lines: Sequence[str], skip: Callable[[str], object] = lambda s: False) -> str:
     """Join the dialogue lines under a cue, leaving out parentheticals such as `(beat)`,
     which may span several lines."""
     words: list[str] = []

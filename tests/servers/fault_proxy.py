@@ -67,7 +67,7 @@ class FaultProxy:
                 return
             resp = await self._client.request(
                 method,
-                self.upstream + path.removeprefix("/v1"),
+                self.upstream + path,
                 content=body,
                 headers={"content-type": "application/json"},
             )
