@@ -97,24 +97,21 @@ def _roles_for(config: str, split: str, roles: list[dict]) -> list[str]:
     return names
 
 
-def _shard(rng, key: ShardKey, n: int, roles: list[str], pools: dict) -> pd.DataFrame:
+def _shard(rng, key: ShardKey, n: int, roles: list[str], vocab: np.ndarray) -> pd.DataFrame:
+    """General: each instruction answered by every role (5 fresh references, one original
+    reference per instruction). Role-specific: one question and answer per row."""
     spec = CONFIGS_BY_NAME[key[0]]
-    lang = spec.lang
-    n_questions = -(-n // len(roles)) if spec.kind == "general" else n
-    questions = _texts(rng, lang, pools["vocab"], 26, n_questions)
+    general = spec.kind == "general"
+    n_questions = -(-n // len(roles)) if general else n
     index = np.arange(n)
+    question_of = index // len(roles) if general else index
     frame = pd.DataFrame({"role": np.array(roles)[index % len(roles)]})
-    frame["question"] = np.array(questions)[
-        index // len(roles) if spec.kind == "general" else index
-    ]
-    answers = pools[lang]
-    per_row = 5 if spec.kind == "general" else 1
-    picks = rng.integers(0, len(answers), (n, per_row))
-    frame["generated"] = [list(row) for row in np.array(answers)[picks]]
-    if spec.kind == "general":
-        frame["reference"] = np.array(pools[f"{lang}_ref"])[
-            rng.integers(0, len(pools[f"{lang}_ref"]), n)
-        ]
+    frame["question"] = np.array(_texts(rng, spec.lang, vocab, 26, n_questions))[question_of]
+    per_row = 5 if general else 1
+    answers = _texts(rng, spec.lang, vocab, 30, n * per_row)
+    frame["generated"] = [answers[i : i + per_row] for i in range(0, n * per_row, per_row)]
+    if general:
+        frame["reference"] = np.array(_texts(rng, spec.lang, vocab, 30, n_questions))[question_of]
         frame["kind"] = "general"
     else:
         frame["type"] = np.where(rng.random(n) < 0.35, "script_based", "script_agnostic")
@@ -123,15 +120,11 @@ def _shard(rng, key: ShardKey, n: int, roles: list[str], pools: dict) -> pd.Data
 
 
 def make_dataset(seed: int = 0) -> tuple[dict[ShardKey, pd.DataFrame], list[dict]]:
-    """Synthetic shards per LAYOUT and their roster."""
+    """Synthetic shards per LAYOUT and their roster (every answer is a fresh text)."""
     rng = np.random.default_rng(seed)
     vocab = _vocab(rng)
-    pools = {"vocab": vocab}
-    for lang in ("en", "zh"):
-        pools[lang] = _texts(rng, lang, vocab, 30, 40_000)
-        pools[f"{lang}_ref"] = _texts(rng, lang, vocab, 30, 20_000)
     roles = roster()
-    shards = {key: _shard(rng, key, n, _roles_for(*key, roles), pools) for key, n in LAYOUT.items()}
+    shards = {key: _shard(rng, key, n, _roles_for(*key, roles), vocab) for key, n in LAYOUT.items()}
     return shards, roles
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
+from dataset_builder.describe import DescribeConfig
 from rolellm.config import PositiveInt, Section
 
 FormatName = Literal["markdown", "imsdb", "fountain", "zh", "profile"]
@@ -63,6 +64,7 @@ class ProfilesConfig(Section):
     min_lines: PositiveInt = 20
     max_exchange_lines: Annotated[int, Field(ge=2)] = 6  # segment cap, lines per exchange
     out_dir: str = "data/profiles"
+    describe: DescribeConfig = DescribeConfig()  # personas: LLM-written, user-overridable
 
     @field_validator("aliases")
     @classmethod

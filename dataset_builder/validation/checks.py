@@ -20,6 +20,7 @@ Script counts work on UTF-8 bytes: Latin = ASCII letters + U+00C0..U+027F, CJK =
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Collection, Mapping, Sequence
 
@@ -150,10 +151,12 @@ def copied_from(
 
 
 def _copies_reference(df: pd.DataFrame, answers: pd.Series, cfg: ValidateConfig) -> pd.Series:
+    hit = pd.Series(False, index=df.index)
+    if df.empty:
+        return hit
     pairs = pd.DataFrame({"answer": answers, "source": text_of(df, "reference").astype(object)})
     pairs = pairs[pairs["source"].str.strip() != ""].explode("answer").dropna()
-    pairs = pairs[pairs["answer"].str.strip().str.len() >= cfg.copy_min_chars]
-    hit = pd.Series(False, index=df.index)
+    pairs = pairs[pairs["answer"].map(lambda a: len(a.strip())) >= cfg.copy_min_chars]
     if pairs.empty:
         return hit
     scores = process.cpdist(
@@ -167,32 +170,51 @@ def _copies_reference(df: pd.DataFrame, answers: pd.Series, cfg: ValidateConfig)
     return hit
 
 
+class _LineIndex:
+    """One role's profile lines, processed once and sorted by length: a fuzz.ratio of at
+    least r% needs lengths within a factor r / (200 - r), so each answer is compared with
+    that length window only."""
+
+    def __init__(self, lines: Sequence[str], ratio: float) -> None:
+        processed = sorted((len(p), p) for p in map(utils.default_process, lines) if p)
+        self.lengths = [n for n, _ in processed]
+        self.lines = [p for _, p in processed]
+        self.ratio = ratio
+        self.exact = set(self.lines)
+
+    def copied(self, answer: str) -> bool:
+        text = utils.default_process(answer)
+        if text in self.exact:
+            return True
+        factor = self.ratio / (200.0 - self.ratio)
+        lo = bisect.bisect_left(self.lengths, len(text) * factor)
+        hi = bisect.bisect_right(self.lengths, len(text) / factor)
+        window = self.lines[lo:hi]
+        return (
+            bool(window)
+            and process.extractOne(
+                text, window, scorer=fuzz.ratio, processor=None, score_cutoff=self.ratio
+            )
+            is not None
+        )
+
+
 def _copies_profile(
     df: pd.DataFrame,
     answers: pd.Series,
     cfg: ValidateConfig,
     profiles: Mapping[str, Sequence[str]],
 ) -> pd.Series:
-    roles = text_of(df, "role")
-    hit = pd.Series(False, index=df.index)
-    for index in df.index:
-        lines = profiles.get(roles[index])
-        if lines and any(_copies_any(a, lines, cfg) for a in answers[index]):
-            hit[index] = True
-    return hit
-
-
-def _copies_any(answer: str, lines: Sequence[str], cfg: ValidateConfig) -> bool:
-    if len(answer.strip()) < cfg.copy_min_chars:
-        return False
-    best = process.extractOne(
-        answer,
-        lines,
-        scorer=fuzz.ratio,
-        processor=utils.default_process,
-        score_cutoff=cfg.copy_ratio,
-    )
-    return best is not None
+    indexes = {role: _LineIndex(lines, cfg.copy_ratio) for role, lines in profiles.items()}
+    roles = text_of(df, "role").to_numpy()
+    hits = np.zeros(len(df), bool)
+    for position, (role, items) in enumerate(zip(roles, answers, strict=True)):
+        index = indexes.get(role)
+        if index is None:
+            continue
+        long_enough = (a for a in items if len(a.strip()) >= cfg.copy_min_chars)
+        hits[position] = any(index.copied(a) for a in long_enough)
+    return pd.Series(hits, index=df.index)
 
 
 def _arrow_text(df: pd.DataFrame, column: str) -> pa.Array:

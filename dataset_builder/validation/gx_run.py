@@ -28,7 +28,7 @@ def site_config(docs_dir: Path) -> dict:
         "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
         "store_backend": {
             "class_name": "TupleFilesystemStoreBackend",
-            "base_directory": str(docs_dir),
+            "base_directory": str(Path(docs_dir).resolve()),
         },
     }
 

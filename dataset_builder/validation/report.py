@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from great_expectations.core.expectation_validation_result import (
     ExpectationSuiteValidationResult,
@@ -22,7 +23,19 @@ from rolellm.atomic import write_json
 _WIDTH = 60
 
 
+def _plain(value: Any) -> Any:
+    """numpy scalars and arrays as Python values; NaN as None."""
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
 def clip(value: Any, width: int = _WIDTH) -> str:
+    value = _plain(value)
     text = repr(value) if not isinstance(value, str) else value
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"

@@ -7,7 +7,7 @@ in a temporary folder, renamed onto `docs_dir`) -> validation.json (atomic) -> R
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -20,6 +20,22 @@ from dataset_builder.validation.report import Report, failures_of, shard_result
 from dataset_builder.validation.shards import Shard, ShardSet, load_profiles, load_shards
 from dataset_builder.validation.suites import ShardKind, build_suite
 from rolellm.atomic import atomic_path
+from rolellm.errors import InputError, RolellmError
+
+
+class GateFailed(RolellmError):
+    """The quality gate found faults; the message is one line, the report has the rest."""
+
+    exit_code = 1
+
+    def __init__(self, report: Report, report_path: str | Path | None = None) -> None:
+        failed = len(report.failures)
+        shards = len({f.shard for f in report.failures})
+        where = f" (see {report_path})" if report_path else ""
+        super().__init__(
+            f"quality gate failed: {failed} expectation(s) on {shards} shard(s){where}"
+        )
+        self.report = report
 
 
 def with_helpers(
@@ -78,15 +94,22 @@ def validate_folder(
     report_path: str | Path | None = "reports/validation.json",
     docs_dir: str | Path | None = "reports/data_docs",
     profiles_dir: str | Path | None = None,
+    *,
+    configs: Collection[str] | None = None,
 ) -> Report:
     """Run the quality gate on `folder`; write `report_path` and Data Docs at `docs_dir`.
 
     `folder` is a RoleBench folder (data/<config>/<split>.parquet + roles.json) or a raw
     release folder (rolebench-eng/, rolebench-zh/ jsonl files, checked as they are).
     `profiles_dir` holds `<slug>.jsonl` profiles for the copy check. None skips an output.
+    `configs` limits the run to those configs (all their splits).
     """
     cfg = config or ValidateConfig()
     shards = load_shards(folder)
+    if configs is not None:
+        shards.shards = [shard for shard in shards.shards if shard.config in set(configs)]
+        if not shards.shards:
+            raise InputError(f"{folder}: none of the configs {sorted(configs)} is present")
     profiles = load_profiles(profiles_dir, shards.roster)
     docs = atomic_path(docs_dir) if docs_dir is not None else nullcontext(None)
     with docs as docs_tmp:

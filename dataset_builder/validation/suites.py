@@ -110,7 +110,16 @@ def schema_expectations(kind: ShardKind, spec: ConfigSpec) -> list[gxe.Expectati
 def completeness_expectations() -> list[gxe.Expectation]:
     family = "completeness"
     out = [
-        _exp(gxe.ExpectColumnValuesToNotBeNull, family, f"{c}_not_null", f"`{c}` is set", column=c)
+        _exp(
+            gxe.ExpectTableRowCountToBeBetween,
+            family,
+            "rows_present",
+            "the shard has rows",
+            min_value=1,
+        )
+    ]
+    out += [
+        _exp(gxe.ExpectColumnValuesToNotBeNull, family, f"{c}_not_null", f"{c} is set", column=c)
         for c in ("role", "question", "generated")
     ]
     out.append(

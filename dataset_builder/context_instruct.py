@@ -1,0 +1,336 @@
+"""Stage `context-instruct`: role-specific question/answer/confidence items (RoleLLM §3.3).
+
+Input columns:
+    profiles folder: roles.json [{name, slug, lang, description, catchphrases}] and
+        <slug>.jsonl profile rows {act_id, diag_id, role, content}
+Output columns:
+    context_instruct.jsonl: role, question, answer, type, confidence, segment
+        type: script_agnostic (from description + catchphrases; segment null) or
+              script_based (from profile segment number `segment`)
+        confidence: the model's 0-10 self-rating divided by 10 (values above 10 count as
+              10, a missing one as 0), so 0.0-1.0 as the RoleBench schema stores it
+    context_instruct_excluded.jsonl: every dropped item or reply with its `reason`
+
+One structured request per segment (`segment_exchanges` consecutive profile exchanges; at
+most `max_segments` per role, spread evenly over the profile) and one request with
+`agnostic_samples` samples per role for the script-agnostic kind. The reply model is
+{"items": [{"question", "answer", "confidence"}]}; a bare list or a single item is accepted
+too. Prompts are kept short and literal because the embedded model is 135M parameters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, model_validator
+
+from dataset_builder.filters import (
+    CopiesProfile,
+    ExactDuplicate,
+    FilterRunner,
+    LowConfidence,
+    NearDuplicate,
+    OutOfCharacter,
+    TooShort,
+)
+from dataset_builder.rolegpt import Role, load_profile, load_roles, select_roles
+from dataset_builder.scripts import Line, is_narration
+from dataset_builder.segment import Exchange, exchanges
+from rolellm.atomic import write_jsonl
+from rolellm.config import Sampling, Section
+from rolellm.engine.engine import Engine
+from rolellm.engine.types import ChatRequest, ChatResult, Reply, SamplingParams
+
+FORMAT = '{"items": [{"question": "...", "answer": "...", "confidence": 8}]}'
+SCRIPT_BASED_EN = """Here is a scene with {role}:
+
+{scene}
+
+Write {k} questions about this scene that someone could ask {role}, with {role}'s answers \
+in the first person. Rate how sure you are of each answer from 0 to 10.
+Reply only with JSON like this:
+{format}"""
+SCRIPT_AGNOSTIC_EN = """{role}: {description}
+{catchphrases}
+Write {k} questions that someone could ask {role} about who they are, their life, their \
+feelings and the people they know, with {role}'s answers in the first person. Rate how sure \
+you are of each answer from 0 to 10.
+Reply only with JSON like this:
+{format}"""
+SCRIPT_BASED_ZH = """下面是{role}的一段剧情：
+
+{scene}
+
+请写{k}个别人可能就这段剧情问{role}的问题，并以{role}的第一人称回答。给每个回答的把握打分（0到10）。
+只用如下JSON格式回复：
+{format}"""
+SCRIPT_AGNOSTIC_ZH = """{role}：{description}
+{catchphrases}
+请写{k}个别人可能问{role}的关于其身份、经历、情感和身边人物的问题，并以{role}的第一人称回答。\
+给每个回答的把握打分（0到10）。
+只用如下JSON格式回复：
+{format}"""
+PROMPTS = {
+    ("en", "script_based"): SCRIPT_BASED_EN,
+    ("en", "script_agnostic"): SCRIPT_AGNOSTIC_EN,
+    ("zh", "script_based"): SCRIPT_BASED_ZH,
+    ("zh", "script_agnostic"): SCRIPT_AGNOSTIC_ZH,
+}
+
+
+class ContextInstructConfig(Section):
+    """Settings of the `context-instruct` stage.
+
+    segment_exchanges: profile exchanges per script-based segment.
+    max_segments: script-based segments per role (spread evenly over the profile).
+    questions_per_segment: questions asked for in each request (both kinds).
+    agnostic_samples: samples of the script-agnostic request per role.
+    min_confidence: drop items whose confidence (0-1 after dividing the 0-10 rating) is lower.
+    near_duplicate: drop a question whose rapidfuzz ratio (0-100, normalised text) with a
+        kept question of the same role is at least this.
+    min_question_chars / min_answer_chars: drop shorter (or empty) items.
+    max_line_chars: each profile line shown is cut to this many characters.
+    copy_ratio / copy_min_chars: drop answers copying a profile line (the gate's copy rule).
+    """
+
+    segment_exchanges: Annotated[int, Field(ge=1, le=50)] = 4
+    max_segments: Annotated[int, Field(ge=0, le=10000)] = 10
+    questions_per_segment: Annotated[int, Field(ge=1, le=20)] = 3
+    agnostic_samples: Annotated[int, Field(ge=0, le=50)] = 3
+    min_confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 0.7
+    near_duplicate: Annotated[float, Field(gt=0.0, le=100.0)] = 90.0
+    min_question_chars: Annotated[int, Field(ge=1)] = 8
+    min_answer_chars: Annotated[int, Field(ge=1)] = 2
+    max_line_chars: Annotated[int, Field(ge=20)] = 200
+    sampling: Sampling = Sampling(temperature=0.7, max_new_tokens=384)
+    seed: Annotated[int, Field(ge=0)] = 0
+    copy_ratio: Annotated[float, Field(gt=0.0, le=100.0)] = 95.0
+    copy_min_chars: Annotated[int, Field(ge=1)] = 20
+
+
+class QAItem(BaseModel):
+    question: str
+    answer: str
+    confidence: float | None = None
+
+
+class QAReply(BaseModel):
+    """{"items": [...]}; a bare list of items or one bare item is accepted as well."""
+
+    items: list[QAItem]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _wrap(cls, data: Any) -> Any:
+        if isinstance(data, list):
+            return {"items": data}
+        if isinstance(data, dict) and "items" not in data and "question" in data:
+            return {"items": [data]}
+        return data
+
+
+def scaled_confidence(value: float | None) -> float:
+    """A 0-10 rating as 0.0-1.0 (missing: 0, clamped to the scale)."""
+    return 0.0 if value is None else min(max(float(value), 0.0), 10.0) / 10.0
+
+
+# ----------------------------------------------------------------------------- prompts
+
+
+def segments(items: Sequence[Exchange], size: int, limit: int) -> list[tuple[int, list]]:
+    """Consecutive chunks of `size` exchanges, numbered; at most `limit`, evenly spread."""
+    chunks = [list(items[i : i + size]) for i in range(0, len(items), size)]
+    if len(chunks) <= limit:
+        return list(enumerate(chunks))
+    picks = sorted({int(i * len(chunks) / limit) for i in range(limit)})
+    return [(i, chunks[i]) for i in picks]
+
+
+def _shown(line: Line, limit: int) -> str:
+    text = line.content if len(line.content) <= limit else line.content[: limit - 1] + "…"
+    return f"({text})" if is_narration(line.role) else f"{line.role}: {text}"
+
+
+def scene_text(chunk: Sequence[Exchange], limit: int) -> str:
+    return "\n".join(_shown(line, limit) for e in chunk for line in (*e.context, e.target))
+
+
+def _catchphrases(role: Role) -> str:
+    if not role.catchphrases:
+        return ""
+    label = "口头禅" if role.lang == "zh" else "Catchphrases"
+    sep = "：" if role.lang == "zh" else ": "
+    return label + sep + ", ".join(f'"{p}"' for p in role.catchphrases) + "\n"
+
+
+def _seed(cfg: ContextInstructConfig, role: Role, kind: str, segment: int | None) -> int:
+    key = f"context-instruct/{cfg.seed}/{role.slug}/{kind}/{segment}"
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") & 0x7FFFFFFF
+
+
+def _request(prompt: str, seed: int, n: int, cfg: ContextInstructConfig) -> ChatRequest:
+    sp = cfg.sampling
+    return ChatRequest.of(
+        [{"role": "user", "content": prompt}],
+        sampling=SamplingParams(sp.temperature, sp.top_p, sp.max_new_tokens),
+        seed=seed,
+        n=n,
+        reply_model=QAReply,
+    )
+
+
+@dataclass(frozen=True)
+class Task:
+    """One request: its role, question type and segment number (None: script-agnostic)."""
+
+    role: Role
+    type: str
+    segment: int | None
+    request: ChatRequest
+
+
+def script_based_tasks(role: Role, profile: list[Line], cfg: ContextInstructConfig) -> list:
+    template = PROMPTS[(role.lang, "script_based")]
+    tasks = []
+    for number, chunk in segments(
+        exchanges(profile, role.name), cfg.segment_exchanges, cfg.max_segments
+    ):
+        prompt = template.format(
+            role=role.name,
+            scene=scene_text(chunk, cfg.max_line_chars),
+            k=cfg.questions_per_segment,
+            format=FORMAT,
+        )
+        seed = _seed(cfg, role, "script_based", number)
+        tasks.append(Task(role, "script_based", number, _request(prompt, seed, 1, cfg)))
+    return tasks
+
+
+def script_agnostic_tasks(role: Role, cfg: ContextInstructConfig) -> list[Task]:
+    if cfg.agnostic_samples == 0 or not (role.description or role.catchphrases):
+        return []
+    prompt = PROMPTS[(role.lang, "script_agnostic")].format(
+        role=role.name,
+        description=role.description,
+        catchphrases=_catchphrases(role),
+        k=cfg.questions_per_segment,
+        format=FORMAT,
+    )
+    seed = _seed(cfg, role, "script_agnostic", None)
+    return [Task(role, "script_agnostic", None, _request(prompt, seed, cfg.agnostic_samples, cfg))]
+
+
+# ----------------------------------------------------------------------------- replies
+
+
+def item_filters(cfg: ContextInstructConfig, profiles: dict[str, list[str]]) -> FilterRunner:
+    return FilterRunner(
+        [
+            TooShort({"question": cfg.min_question_chars, "answer": cfg.min_answer_chars}),
+            LowConfidence(cfg.min_confidence),
+            OutOfCharacter("answer"),
+            CopiesProfile("answer", profiles, cfg.copy_ratio, cfg.copy_min_chars),
+            ExactDuplicate("question"),
+            NearDuplicate("question", cfg.near_duplicate),
+        ]
+    )
+
+
+def candidates(task: Task, sample: int, reply: Reply, runner: FilterRunner) -> list[dict]:
+    """The items of one reply as output rows; an unusable reply is rejected whole."""
+    where = {"role": task.role.name, "type": task.type, "segment": task.segment}
+    if not reply.ok or reply.parsed is None:
+        reason = "invalid_reply" if reply.text is not None else "engine_error"
+        runner.reject({**where, "sample": sample, "text": reply.text, "error": reply.error}, reason)
+        return []
+    return [
+        {
+            "role": task.role.name,
+            "question": item.question.strip(),
+            "answer": item.answer.strip(),
+            "type": task.type,
+            "confidence": scaled_confidence(item.confidence),
+            "segment": task.segment,
+        }
+        for item in reply.parsed.items
+    ]
+
+
+def collect(tasks: Sequence[Task], results: Sequence[ChatResult], runner: FilterRunner):
+    """Kept rows, candidate count per role, and (replies, parsed replies)."""
+    kept, per_role = [], Counter()
+    replies = parsed = 0
+    for task, result in zip(tasks, results, strict=True):
+        for sample, reply in enumerate(result.replies):
+            replies += 1
+            parsed += reply.parsed is not None and reply.ok
+            rows = candidates(task, sample, reply, runner)
+            per_role[task.role.name] += len(rows)
+            kept += runner.run(rows)
+    return kept, per_role, (replies, parsed)
+
+
+# ----------------------------------------------------------------------------- stage
+
+
+def run_context_instruct(
+    profiles_dir: str | Path,
+    out_path: str | Path,
+    cfg: ContextInstructConfig,
+    engine: Engine,
+    roles: Sequence[str] | None = None,
+    excluded_path: str | Path | None = None,
+) -> dict[str, Any]:
+    """Generate, filter and write role-specific items; returns metrics.
+
+    Writes `out_path` and the exclusion file (default: `<out stem>_excluded.jsonl`).
+    """
+    out_path = Path(out_path)
+    excluded_path = excluded_path or out_path.with_name(f"{out_path.stem}_excluded.jsonl")
+    chosen = select_roles(load_roles(profiles_dir), roles)
+    profiles = {role.slug: load_profile(profiles_dir, role) for role in chosen}
+    tasks: list[Task] = []
+    for role in chosen:
+        tasks += script_agnostic_tasks(role, cfg)
+        tasks += script_based_tasks(role, profiles[role.slug], cfg)
+    lines = {r.name: [ln.content for ln in profiles[r.slug]] for r in chosen}
+    runner = item_filters(cfg, lines)
+    kept, per_role, (replies, parsed) = collect(
+        tasks, engine.generate([t.request for t in tasks]), runner
+    )
+    write_jsonl(out_path, kept)
+    runner.write_excluded(excluded_path)
+    kept_per_role = Counter(row["role"] for row in kept)
+    return {
+        "roles": len(chosen),
+        "requests": dict(Counter(t.type for t in tasks)),
+        "replies": replies,
+        "replies_parsed": parsed,
+        "parse_yield": round(parsed / replies, 4) if replies else None,
+        "candidates": sum(per_role.values()),
+        "kept": len(kept),
+        "kept_by_type": dict(Counter(row["type"] for row in kept)),
+        **runner.metrics(),
+        "per_role": {
+            r.name: {"candidates": per_role[r.name], "kept": kept_per_role[r.name]} for r in chosen
+        },
+        "messages": _messages(chosen, tasks),
+        "engine": engine.stats.as_dict(),
+    }
+
+
+def _messages(roles: Sequence[Role], tasks: Sequence[Task]) -> list[str]:
+    kinds: dict[str, set[str]] = defaultdict(set)
+    for task in tasks:
+        kinds[task.role.name].add(task.type)
+    out = []
+    for role in roles:
+        for kind in ("script_agnostic", "script_based"):
+            if kind not in kinds[role.name]:
+                out.append(f"role {role.name!r}: no {kind} request (no description/dialogue)")
+    return out

@@ -1,0 +1,94 @@
+"""Description and catchphrases of a role, written by the LLM from the role's own lines.
+
+Input columns: the role's name, its play, a sample of its lines.
+Output: {description: str, catchphrases: [str]} (structured JSON reply, validated).
+A user YAML file may override any field for any role (by name); a role whose generated reply
+stays invalid after the engine's retries is reported, unless the override file covers it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+
+from dataset_builder.scripts.base import Line
+from rolellm.config import Sampling, Section
+from rolellm.engine.types import ChatRequest, SamplingParams
+from rolellm.errors import InputError
+
+PROMPT = """Here are lines spoken by {name} in {source}:
+{lines}
+
+Write a JSON object describing {name} with two keys: "description" (two or three sentences \
+about who the character is, their situation and personality) and "catchphrases" (a list of \
+{k} short phrases or sayings typical of the character, taken from or inspired by the lines). \
+Reply with the JSON object only."""
+
+
+class DescribeConfig(Section):
+    sampling: Sampling = Sampling(temperature=0.7, max_new_tokens=200)
+    lines_in_prompt: Annotated[int, Field(gt=0, le=200)] = 12
+    max_line_chars: Annotated[int, Field(gt=10)] = 200
+    catchphrases: Annotated[int, Field(gt=0, le=20)] = 3
+    overrides: str | None = None  # YAML: {role name: {description: ..., catchphrases: [...]}}
+
+
+class Persona(BaseModel):
+    description: Annotated[str, Field(min_length=20)]
+    catchphrases: Annotated[list[Annotated[str, Field(min_length=2)]], Field(min_length=1)]
+
+
+class PersonaOverride(BaseModel):
+    model_config = {"extra": "forbid"}
+    description: str | None = None
+    catchphrases: list[str] | None = None
+
+
+def sample_lines(lines: Sequence[Line], k: int, max_chars: int) -> list[str]:
+    """k of the role's lines spread evenly over the play, longest-first within each stretch."""
+    if not lines:
+        return []
+    step = max(1, len(lines) // k)
+    picked = [
+        max(lines[i : i + step], key=lambda ln: len(ln.content)) for i in range(0, len(lines), step)
+    ]
+    return [ln.content[:max_chars] for ln in picked[:k]]
+
+
+def persona_request(
+    name: str, source: str, lines: Sequence[Line], cfg: DescribeConfig, seed: int
+) -> ChatRequest:
+    shown = "\n".join(
+        f"- {text}" for text in sample_lines(lines, cfg.lines_in_prompt, cfg.max_line_chars)
+    )
+    prompt = PROMPT.format(name=name, source=source, lines=shown, k=cfg.catchphrases)
+    sp = cfg.sampling
+    return ChatRequest.of(
+        [{"role": "user", "content": prompt}],
+        sampling=SamplingParams(sp.temperature, sp.top_p, sp.max_new_tokens),
+        seed=seed,
+        reply_model=Persona,
+    )
+
+
+def load_overrides(path: str | None) -> dict[str, PersonaOverride]:
+    if path is None:
+        return {}
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(f"{file}: persona override file not found (profiles.describe.overrides)")
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except (UnicodeDecodeError, yaml.YAMLError) as err:
+        raise InputError(f"{file}: not valid UTF-8 YAML ({type(err).__name__})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{file}: top level must map role names to fields")
+    try:
+        return {str(name): PersonaOverride.model_validate(v or {}) for name, v in data.items()}
+    except ValidationError as err:
+        first = err.errors()[0]
+        raise InputError(f"{file}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None

@@ -1,0 +1,233 @@
+"""Keep/drop filters for generated rows, datatrove style.
+
+A filter only answers one question about one row: drop it or not. Its `reason` names the
+drop. `FilterRunner` applies filters in order, counts drops per reason (and per role), and
+keeps every dropped row, with its reason, for the exclusion file. Rows that never reach the
+filters (an engine error, a reply that is not the requested JSON) are recorded with
+`FilterRunner.reject(row, reason)` so every loss is counted in one place.
+
+Reasons used by the generation stages:
+    too_short          a text field is empty or shorter than its minimum (after strip)
+    low_confidence     Context-Instruct confidence below the threshold
+    out_of_character   the text contains an out-of-character marker ("as an AI", ...)
+    copies_reference   the text copies the instruction's reference answer
+    copies_profile     the text copies a line of the role's profile
+    exact_duplicate    same normalised text as a kept row (per role)
+    near_duplicate     rapidfuzz ratio >= threshold with a kept row (per role)
+    (via reject)       engine_error, invalid_reply, too_few_responses
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rapidfuzz import fuzz, process, utils
+
+from dataset_builder.validation.config import DEFAULT_OOC_MARKERS_EN, DEFAULT_OOC_MARKERS_ZH
+from rolellm.atomic import write_jsonl
+
+Row = dict[str, Any]
+OOC_MARKERS: tuple[str, ...] = DEFAULT_OOC_MARKERS_EN + DEFAULT_OOC_MARKERS_ZH
+OOC_EXEMPT_ROLES: tuple[str, ...] = ("HAL 9000", "Sonny")
+
+_NOT_WORD = re.compile(r"[^\w\s]+")
+
+
+def normalise(text: str) -> str:
+    """Lower case, punctuation removed, whitespace collapsed: the duplicate-check form."""
+    return " ".join(_NOT_WORD.sub(" ", text.casefold()).split())
+
+
+class Filter:
+    """Base class: `drop(row)` is True when the row must go; `reason` names the drop."""
+
+    reason: str = "filtered"
+
+    def drop(self, row: Row) -> bool:
+        raise NotImplementedError
+
+
+class TooShort(Filter):
+    """Drop a row whose text fields are shorter than their minimum (empty included)."""
+
+    reason = "too_short"
+
+    def __init__(self, minimum: Mapping[str, int]):
+        self.minimum = dict(minimum)
+
+    def drop(self, row: Row) -> bool:
+        return any(len(str(row.get(f) or "").strip()) < n for f, n in self.minimum.items())
+
+
+class LowConfidence(Filter):
+    """Drop a row whose `field` is missing or below `threshold`."""
+
+    reason = "low_confidence"
+
+    def __init__(self, threshold: float, field: str = "confidence"):
+        self.threshold, self.field = threshold, field
+
+    def drop(self, row: Row) -> bool:
+        value = row.get(self.field)
+        return value is None or value < self.threshold
+
+
+class OutOfCharacter(Filter):
+    """Drop a row whose `field` contains a marker (case-insensitive); exempt roles pass."""
+
+    reason = "out_of_character"
+
+    def __init__(
+        self,
+        field: str,
+        markers: Sequence[str] = OOC_MARKERS,
+        exempt: Iterable[str] = OOC_EXEMPT_ROLES,
+    ):
+        self.field, self.exempt = field, set(exempt)
+        self.pattern = re.compile("|".join(re.escape(m) for m in markers), re.IGNORECASE)
+
+    def drop(self, row: Row) -> bool:
+        if row.get("role") in self.exempt:
+            return False
+        return bool(self.pattern.search(str(row.get(self.field) or "")))
+
+
+class _Sources:
+    """Texts processed once (rapidfuzz default_process) and sorted by length; a ratio of at
+    least r% needs lengths within a factor r / (200 - r), so only that window is scored."""
+
+    def __init__(self, texts: Iterable[str], ratio: float):
+        processed = sorted((len(p), p) for p in map(utils.default_process, texts) if p)
+        self.lengths = [n for n, _ in processed]
+        self.texts = [p for _, p in processed]
+        self.exact = set(self.texts)
+        self.ratio = ratio
+
+    def copied(self, text: str) -> bool:
+        text = utils.default_process(text)
+        if text in self.exact:
+            return True
+        factor = self.ratio / (200.0 - self.ratio)
+        lo = bisect.bisect_left(self.lengths, len(text) * factor)
+        hi = bisect.bisect_right(self.lengths, len(text) / factor)
+        best = process.extractOne(
+            text, self.texts[lo:hi], scorer=fuzz.ratio, processor=None, score_cutoff=self.ratio
+        )
+        return best is not None
+
+
+class CopiesReference(Filter):
+    """Drop a row whose `field` (>= min_chars) copies its `source` field (ratio >= ratio),
+    the copy rule of the quality gate."""
+
+    reason = "copies_reference"
+
+    def __init__(self, field: str, source: str = "reference", ratio: float = 95.0, min_chars=20):
+        self.field, self.source, self.ratio, self.min_chars = field, source, ratio, min_chars
+
+    def drop(self, row: Row) -> bool:
+        text, source = str(row.get(self.field) or ""), str(row.get(self.source) or "")
+        if len(text.strip()) < self.min_chars or not source.strip():
+            return False
+        return _Sources([source], self.ratio).copied(text)
+
+
+class CopiesProfile(Filter):
+    """Drop a row whose `field` (>= min_chars) copies a profile line of its role."""
+
+    reason = "copies_profile"
+
+    def __init__(
+        self,
+        field: str,
+        profiles: Mapping[str, Sequence[str]],
+        ratio: float = 95.0,
+        min_chars: int = 20,
+    ):
+        self.field, self.min_chars = field, min_chars
+        self.index = {role: _Sources(lines, ratio) for role, lines in profiles.items()}
+
+    def drop(self, row: Row) -> bool:
+        text = str(row.get(self.field) or "")
+        index = self.index.get(row.get("role"))
+        return index is not None and len(text.strip()) >= self.min_chars and index.copied(text)
+
+
+class ExactDuplicate(Filter):
+    """Drop a row whose normalised `field` equals that of an earlier kept row of its scope."""
+
+    reason = "exact_duplicate"
+
+    def __init__(self, field: str, scope: str = "role"):
+        self.field, self.scope = field, scope
+        self.seen: dict[Any, set[str]] = defaultdict(set)
+
+    def drop(self, row: Row) -> bool:
+        key, seen = normalise(str(row.get(self.field) or "")), self.seen[row.get(self.scope)]
+        if key in seen:
+            return True
+        seen.add(key)
+        return False
+
+
+class NearDuplicate(Filter):
+    """Drop a row whose normalised `field` has rapidfuzz ratio >= threshold (0-100) with an
+    earlier row of its scope that passed this filter."""
+
+    reason = "near_duplicate"
+
+    def __init__(self, field: str, threshold: float, scope: str = "role"):
+        self.field, self.threshold, self.scope = field, threshold, scope
+        self.seen: dict[Any, list[str]] = defaultdict(list)
+
+    def drop(self, row: Row) -> bool:
+        text, seen = normalise(str(row.get(self.field) or "")), self.seen[row.get(self.scope)]
+        hit = process.extractOne(
+            text, seen, scorer=fuzz.ratio, processor=None, score_cutoff=self.threshold
+        )
+        if hit is not None:
+            return True
+        seen.append(text)
+        return False
+
+
+class FilterRunner:
+    """Apply filters in order; count drops per reason and per role; keep the dropped rows."""
+
+    def __init__(self, filters: Sequence[Filter] = ()):
+        self.filters = list(filters)
+        self.counts: Counter[str] = Counter()
+        self.by_role: dict[str, Counter[str]] = defaultdict(Counter)
+        self.excluded: list[Row] = []
+
+    def reject(self, row: Row, reason: str) -> None:
+        """Record a row dropped outside the filters (engine error, invalid reply, ...)."""
+        self.counts[reason] += 1
+        self.by_role[str(row.get("role"))][reason] += 1
+        self.excluded.append({**row, "reason": reason})
+
+    def keep(self, row: Row) -> bool:
+        for flt in self.filters:
+            if flt.drop(row):
+                self.reject(row, flt.reason)
+                return False
+        return True
+
+    def run(self, rows: Iterable[Row]) -> list[Row]:
+        return [row for row in rows if self.keep(row)]
+
+    def write_excluded(self, path: str | Path) -> int:
+        return write_jsonl(path, self.excluded)
+
+    def metrics(self) -> dict[str, Any]:
+        return {
+            "dropped": dict(sorted(self.counts.items())),
+            "dropped_per_role": {
+                r: dict(sorted(c.items())) for r, c in sorted(self.by_role.items())
+            },
+        }

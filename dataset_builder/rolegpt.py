@@ -1,0 +1,463 @@
+"""Stage `rolegpt`: general instructions answered in character (RoleLLM's RoleGPT).
+
+Input columns:
+    pool (data/instructions/pool.jsonl): id, lang, kind, instruction, answer, split
+    profiles folder: roles.json [{name, slug, lang, held_out, description, catchphrases}]
+        and <slug>.jsonl profile rows {act_id, diag_id, role, content}
+Output columns (data/generated/rolegpt.jsonl, one row per kept (role, instruction) pair):
+    role, instruction_id, question, reference, kind, split,
+    responses (kept replies in sample order; the last one is the rolegpt_baseline, the
+    others the references; 6 when nothing was dropped), demonstrations (k used)
+Exclusion file (rolegpt_excluded.jsonl beside it): dropped responses
+    {role, instruction_id, sample, text, reference, reason} and dropped pairs
+    {role, instruction_id, question, kept, reason: too_few_responses}.
+
+Prompting modes: `zero_shot` (system prompt only), `few_shot_prompt` (BM25-retrieved
+profile exchanges as text inside the system prompt) and `dialogue` (the same exchanges as
+alternating user/assistant turns: other speakers' lines as the user turn, the role's line
+as the assistant turn). The final user turn carries the question and, when the pool has
+one, its original answer for reference. Every pair gets `n` samples; the seed of a pair
+depends only on (seed, role slug, instruction id), so editing one role's description
+changes only that role's prompts and cache keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from string import Formatter
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from dataset_builder.filters import (
+    CopiesProfile,
+    CopiesReference,
+    FilterRunner,
+    OutOfCharacter,
+    TooShort,
+)
+from dataset_builder.retrieval import ExchangeIndex
+from dataset_builder.scripts import Line, is_narration, parse_profile
+from dataset_builder.segment import Exchange, exchanges
+from rolellm.atomic import write_jsonl
+from rolellm.config import Sampling, Section
+from rolellm.engine.engine import Engine
+from rolellm.engine.types import ChatRequest, ChatResult, SamplingParams
+from rolellm.errors import InputError
+
+Mode = Literal["zero_shot", "few_shot_prompt", "dialogue"]
+
+SYSTEM_EN = (
+    "You are {role}, your description is: {description}{catchphrases} Now please answer "
+    "some questions to accurately show your personality traits! Your speaking style should "
+    "fully imitate the personality role assigned to you! Please do not expose that you are "
+    "an artificial intelligence model or a language model, you must always remember that "
+    "you are only assigned one personality role. Don't be verbose or too formal or polite "
+    "when speaking."
+)
+SYSTEM_ZH = (
+    "你是{role}，你的特征描述是：{description}{catchphrases}现在请你回答我的一些问题，以准确展现你的"
+    "人格特征！你的说话风格要全面模仿被赋予的人格角色！请不要暴露你是人工智能模型或者语言模型，"
+    "你要时刻记住你只被赋予的一个人格角色。说话不要啰嗦，也不要太过于正式或礼貌。"
+)
+CATCHPHRASES_EN = " Your catchphrases are: {phrases}."
+CATCHPHRASES_ZH = "你的口头禅是：{phrases}。"
+USER_EN = (
+    "{question}\n\nFor reference, a plain answer is: {reference}\n"
+    "Now answer in your own words, as {role}."
+)
+USER_ZH = "{question}\n\n参考答案：{reference}\n请以{role}的身份，用你自己的话回答。"
+DEMOS_EN = "Here are some of your past conversations:"
+DEMOS_ZH = "以下是你过去的一些对话："
+
+Templates = dict[str, str]
+_FIELDS = {
+    "system": {"role", "description", "catchphrases"},
+    "catchphrases": {"phrases"},
+    "user": {"question", "reference", "role"},
+    "demos": set(),
+}
+
+
+def _check_templates(value: Templates) -> Templates:
+    unknown = set(value) - set(_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown template(s) {sorted(unknown)}; known: {sorted(_FIELDS)}")
+    for name, text in value.items():
+        used = {f for _, f, _, _ in Formatter().parse(text) if f is not None}
+        if used - _FIELDS[name]:
+            raise ValueError(f"{name}: unknown placeholder(s) {sorted(used - _FIELDS[name])}")
+    return value
+
+
+class RoleGPTConfig(Section):
+    """Settings of the `rolegpt` stage.
+
+    mode: zero_shot | few_shot_prompt | dialogue (dialogue engineering, the paper's best).
+    k: demonstrations per prompt; max_exchange_lines: longer exchanges are never shown.
+    n: samples per (role, instruction): n - 1 references + 1 rolegpt_baseline.
+    min_responses: a pair with fewer kept replies is excluded (needs a reference and a
+        baseline, so at least 2).
+    with_reference: put the instruction's original answer in the final user turn.
+    max_line_chars: each demonstration line is cut to this many characters.
+    templates_en / templates_zh: override the prompt texts by name (system, catchphrases,
+        user, demos); placeholders are checked at load time.
+    copy_ratio / copy_min_chars: a reply copying the reference or a profile line is dropped
+        (the quality gate's copy rule).
+    """
+
+    mode: Mode = "dialogue"
+    k: Annotated[int, Field(ge=0, le=20)] = 3
+    max_exchange_lines: Annotated[int, Field(ge=2, le=50)] = 6
+    n: Annotated[int, Field(ge=2, le=20)] = 6
+    min_responses: Annotated[int, Field(ge=2, le=20)] = 2
+    with_reference: bool = True
+    max_line_chars: Annotated[int, Field(ge=20)] = 300
+    sampling: Sampling = Sampling(temperature=0.7, max_new_tokens=128)
+    seed: Annotated[int, Field(ge=0)] = 0
+    templates_en: Templates = {}
+    templates_zh: Templates = {}
+    copy_ratio: Annotated[float, Field(gt=0.0, le=100.0)] = 95.0
+    copy_min_chars: Annotated[int, Field(ge=1)] = 20
+
+    @field_validator("templates_en", "templates_zh")
+    @classmethod
+    def _known_templates(cls, value: Templates) -> Templates:
+        return _check_templates(value)
+
+    def template(self, lang: str, name: str) -> str:
+        custom = self.templates_zh if lang == "zh" else self.templates_en
+        defaults = _DEFAULTS_ZH if lang == "zh" else _DEFAULTS_EN
+        return custom.get(name, defaults[name])
+
+
+_DEFAULTS_EN = {
+    "system": SYSTEM_EN,
+    "catchphrases": CATCHPHRASES_EN,
+    "user": USER_EN,
+    "demos": DEMOS_EN,
+}
+_DEFAULTS_ZH = {
+    "system": SYSTEM_ZH,
+    "catchphrases": CATCHPHRASES_ZH,
+    "user": USER_ZH,
+    "demos": DEMOS_ZH,
+}
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    slug: str
+    lang: str
+    held_out: bool = False
+    description: str = ""
+    catchphrases: tuple[str, ...] = ()
+
+
+class PoolRow(BaseModel):
+    id: str | int
+    lang: Literal["en", "zh"]
+    kind: str = ""
+    instruction: Annotated[str, Field(min_length=1)]
+    answer: str = ""
+    split: Literal["train", "test"]
+
+
+def load_roles(profiles_dir: str | Path) -> list[Role]:
+    """roles.json of a profiles folder as Role records."""
+    path = Path(profiles_dir) / "roles.json"
+    if not path.is_file():
+        raise InputError(f"{path}: roster not found (run the profiles stage first)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return [_role(entry) for entry in data]
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
+        raise InputError(f"{path}: not a list of roles with name, slug, lang ({err})") from None
+
+
+def _role(entry: dict[str, Any]) -> Role:
+    return Role(
+        name=str(entry["name"]),
+        slug=str(entry["slug"]),
+        lang=str(entry["lang"]),
+        held_out=bool(entry.get("held_out", False)),
+        description=str(entry.get("description") or "").strip(),
+        catchphrases=tuple(str(p) for p in entry.get("catchphrases") or ()),
+    )
+
+
+def select_roles(roster: Sequence[Role], wanted: Sequence[str] | None) -> list[Role]:
+    """Roles named (by name or slug) in `wanted`, all when None; unknown names: InputError."""
+    if wanted is None:
+        return list(roster)
+    known = {r.name: r for r in roster} | {r.slug: r for r in roster}
+    missing = [w for w in wanted if w not in known]
+    if missing:
+        raise InputError(f"roles not in roles.json: {', '.join(missing)}")
+    return list({known[w].slug: known[w] for w in wanted}.values())
+
+
+def load_profile(profiles_dir: str | Path, role: Role) -> list[Line]:
+    path = Path(profiles_dir) / f"{role.slug}.jsonl"
+    if not path.is_file():
+        raise InputError(f"{path}: profile of {role.name!r} not found")
+    return parse_profile(path.read_text(encoding="utf-8"), str(path))
+
+
+def load_pool(path: str | Path) -> list[PoolRow]:
+    """The general instruction pool; a bad row is an InputError naming its line."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: instruction pool not found")
+    rows = []
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            rows.append(PoolRow.model_validate_json(raw))
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "row"
+            raise InputError(f"{path}: line {number}: {where}: {first['msg']}") from None
+    return rows
+
+
+# ----------------------------------------------------------------------------- prompts
+
+
+def pair_seed(seed: int, slug: str, instruction_id: str | int) -> int:
+    """Seed of one (role, instruction) pair: independent of every other role's data."""
+    digest = hashlib.sha256(f"rolegpt/{seed}/{slug}/{instruction_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _speaker_line(line: Line, limit: int) -> str:
+    text = _cut(line.content, limit)
+    return f"({text})" if is_narration(line.role) else f"{line.role}: {text}"
+
+
+def system_prompt(role: Role, cfg: RoleGPTConfig) -> str:
+    phrases = ""
+    if role.catchphrases:
+        joined = ", ".join(f'"{p}"' for p in role.catchphrases)
+        phrases = cfg.template(role.lang, "catchphrases").format(phrases=joined)
+    description = role.description or role.name
+    if role.lang != "zh" and not description.endswith((".", "!", "?")):
+        description += "."
+    return cfg.template(role.lang, "system").format(
+        role=role.name, description=description, catchphrases=phrases
+    )
+
+
+def demo_turns(role: Role, demos: Sequence[Exchange], limit: int) -> list[dict[str, str]]:
+    """Each exchange as a user turn (the other lines) and an assistant turn (the role's)."""
+    turns = []
+    for demo in demos:
+        context = "\n".join(_speaker_line(line, limit) for line in demo.context)
+        turns.append({"role": "user", "content": context})
+        turns.append({"role": "assistant", "content": _cut(demo.target.content, limit)})
+    return turns
+
+
+def demo_text(role: Role, demos: Sequence[Exchange], cfg: RoleGPTConfig) -> str:
+    """The exchanges as a transcript for the system prompt (few_shot_prompt mode)."""
+    blocks = [
+        "\n".join(_speaker_line(line, cfg.max_line_chars) for line in (*d.context, d.target))
+        for d in demos
+    ]
+    return cfg.template(role.lang, "demos") + "\n\n" + "\n\n".join(blocks)
+
+
+def user_turn(role: Role, question: str, reference: str, cfg: RoleGPTConfig) -> str:
+    if not (cfg.with_reference and reference.strip()):
+        return question
+    template = cfg.template(role.lang, "user")
+    return template.format(question=question, reference=reference.strip(), role=role.name)
+
+
+def build_messages(
+    role: Role, question: str, reference: str, demos: Sequence[Exchange], cfg: RoleGPTConfig
+) -> list[dict[str, str]]:
+    """system, [demonstrations], final user turn, laid out for cfg.mode."""
+    system = system_prompt(role, cfg)
+    turns: list[dict[str, str]] = []
+    if cfg.mode == "few_shot_prompt" and demos:
+        system += "\n\n" + demo_text(role, demos, cfg)
+    elif cfg.mode == "dialogue":
+        turns = demo_turns(role, demos, cfg.max_line_chars)
+    final = {"role": "user", "content": user_turn(role, question, reference, cfg)}
+    return [{"role": "system", "content": system}, *turns, final]
+
+
+def rolegpt_request(
+    role: Role, row: PoolRow, index: ExchangeIndex | None, cfg: RoleGPTConfig
+) -> tuple[ChatRequest, int]:
+    """The request of one (role, instruction) pair and the number of demonstrations used."""
+    k = 0 if cfg.mode == "zero_shot" or index is None else cfg.k
+    demos = index.top(row.instruction, k) if k else []
+    sp = cfg.sampling
+    request = ChatRequest.of(
+        build_messages(role, row.instruction, row.answer, demos, cfg),
+        sampling=SamplingParams(sp.temperature, sp.top_p, sp.max_new_tokens),
+        seed=pair_seed(cfg.seed, role.slug, row.id),
+        n=cfg.n,
+    )
+    return request, len(demos)
+
+
+# ----------------------------------------------------------------------------- replies
+
+
+def clean_reply(text: str, role: Role) -> str:
+    """Strip the reply and a leading `Name:` the model may add."""
+    text = text.strip()
+    prefix = re.match(rf"^\s*\**{re.escape(role.name)}\**\s*[:：]\s*", text, re.IGNORECASE)
+    return text[prefix.end() :].strip() if prefix else text
+
+
+def response_filters(cfg: RoleGPTConfig, profiles: dict[str, list[str]]) -> FilterRunner:
+    ratio, chars = cfg.copy_ratio, cfg.copy_min_chars
+    return FilterRunner(
+        [
+            TooShort({"text": 1}),
+            OutOfCharacter("text"),
+            CopiesReference("text", "reference", ratio, chars),
+            CopiesProfile("text", profiles, ratio, chars),
+        ]
+    )
+
+
+@dataclass
+class Pair:
+    role: Role
+    row: PoolRow
+    demonstrations: int
+
+
+def collect(
+    pair: Pair, result: ChatResult, runner: FilterRunner, min_responses: int
+) -> dict[str, Any] | None:
+    """Filter one pair's replies; the output row, or None when too few are left."""
+    role, row = pair.role, pair.row
+    base = {"role": role.name, "instruction_id": row.id}
+    kept = []
+    for sample, reply in enumerate(result.replies):
+        item = {**base, "sample": sample, "text": reply.text, "reference": row.answer}
+        if not reply.ok:
+            runner.reject({**item, "error": reply.error}, "engine_error")
+            continue
+        item["text"] = clean_reply(reply.text or "", role)
+        if runner.keep(item):
+            kept.append(item["text"])
+    if len(kept) < min_responses:
+        runner.reject({**base, "question": row.instruction, "kept": len(kept)}, "too_few_responses")
+        return None
+    return {
+        **base,
+        "question": row.instruction,
+        "reference": row.answer,
+        "kind": row.kind,
+        "split": row.split,
+        "responses": kept,
+        "demonstrations": pair.demonstrations,
+    }
+
+
+# ----------------------------------------------------------------------------- stage
+
+
+def plan_pairs(
+    roles: Sequence[Role], pool: Sequence[PoolRow]
+) -> tuple[list[tuple[Role, PoolRow]], dict[str, str]]:
+    """Every (role, instruction) of the same language, and roles left without any."""
+    by_lang: dict[str, list[PoolRow]] = {}
+    for row in pool:
+        by_lang.setdefault(row.lang, []).append(row)
+    pairs = [(role, row) for role in roles for row in by_lang.get(role.lang, [])]
+    orphans = {role.name: role.lang for role in roles if not by_lang.get(role.lang)}
+    return pairs, orphans
+
+
+def run_rolegpt(
+    pool_path: str | Path,
+    profiles_dir: str | Path,
+    out_path: str | Path,
+    cfg: RoleGPTConfig,
+    engine: Engine,
+    roles: Sequence[str] | None = None,
+    excluded_path: str | Path | None = None,
+) -> dict[str, Any]:
+    """Answer every same-language (role, instruction) pair in character; returns metrics.
+
+    Writes `out_path` and the exclusion file (default: `<out stem>_excluded.jsonl`).
+    """
+    out_path = Path(out_path)
+    excluded_path = excluded_path or out_path.with_name(f"{out_path.stem}_excluded.jsonl")
+    chosen = select_roles(load_roles(profiles_dir), roles)
+    pairs_in, orphans = plan_pairs(chosen, load_pool(pool_path))
+    profiles = {role.slug: load_profile(profiles_dir, role) for role in chosen}
+    indexes = {
+        role.slug: ExchangeIndex(
+            exchanges(profiles[role.slug], role.name), role.lang, cfg.max_exchange_lines
+        )
+        for role in chosen
+    }
+    requests, pairs = [], []
+    for role, row in pairs_in:
+        request, used = rolegpt_request(role, row, indexes[role.slug], cfg)
+        requests.append(request)
+        pairs.append(Pair(role, row, used))
+    lines = {r.name: [ln.content for ln in profiles[r.slug]] for r in chosen}
+    runner = response_filters(cfg, lines)
+    results = engine.generate(requests)
+    rows = [
+        collect(p, res, runner, cfg.min_responses) for p, res in zip(pairs, results, strict=True)
+    ]
+    written = write_jsonl(out_path, (row for row in rows if row is not None))
+    runner.write_excluded(excluded_path)
+    return _metrics(cfg, chosen, pairs, rows, written, runner, indexes, orphans, engine)
+
+
+def _metrics(cfg, roles, pairs, rows, written, runner, indexes, orphans, engine) -> dict:
+    wanted = 0 if cfg.mode == "zero_shot" else cfg.k
+    short = {r.name: len(indexes[r.slug]) for r in roles if len(indexes[r.slug]) < wanted}
+    messages = [
+        f"role {name!r} ({lang}) has no instructions in its language; no pairs made"
+        for name, lang in orphans.items()
+    ]
+    messages += [
+        f"role {name!r} has only {n} usable exchange(s): fewer than k={wanted} demonstrations"
+        for name, n in short.items()
+    ]
+    return {
+        "mode": cfg.mode,
+        "roles": len(roles),
+        "pairs": len(pairs),
+        "written": written,
+        "excluded_pairs": len(pairs) - written,
+        "responses_requested": len(pairs) * cfg.n,
+        "responses_kept": sum(len(r["responses"]) for r in rows if r),
+        **runner.metrics(),
+        "demonstrations": {
+            "k": wanted,
+            "used": dict(sorted(Counter(p.demonstrations for p in pairs).items())),
+            "roles_short": short,
+        },
+        "roles_without_instructions": orphans,
+        "messages": messages,
+        "engine": engine.stats.as_dict(),
+    }
