@@ -9,6 +9,8 @@ TORCH_VERSION ?= 2.13.0
 export DVC_NO_ANALYTICS := 1
 export HF_HUB_DISABLE_TELEMETRY := 1
 export TOKENIZERS_PARALLELISM := false
+# dvc.yaml stages call `rolellm`: the venv's bin comes first on PATH.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: repro test lint install
 
