@@ -22,8 +22,8 @@ Sampling (per language, `n_en` / `n_zh` rows, 0 = none) is deterministic and ind
 of the Python version and of the order of the source files: within each kind, rows are
 ranked by sha256(seed, lang, kind, id), and kinds are taken in turn (round robin, kinds by
 name) so the sample is balanced across kinds as far as the pool allows; a larger n yields
-a superset of a smaller one. Within each (lang, kind) of the sample, round(k *
-test_fraction) rows, ranked by a second hash, become `test`, the rest `train`.
+a superset of a smaller one. Within each (lang, kind) of the sample, k * test_fraction
+(rounded half up) rows, ranked by a second hash, become `test`, the rest `train`.
 
 Output (data/instructions/pool.jsonl, sorted by lang then id), one row per instruction:
     id, lang, kind, instruction, answer, split ("train" | "test")
@@ -223,7 +223,8 @@ def source_format(source: InstructionSource) -> str:
 
 
 def source_label(source: InstructionSource) -> str:
-    """How messages name a source: the file path, or `hub:<id>[<split>]`."""
+    """How messages and stats name a source: the file path (seed files relative to the
+    repository, so metrics do not change between machines), or `hub:<id>[<split>]`."""
     if source_format(source) == "hub":
         subset = f"/{source.subset}" if source.subset else ""
         return f"hub:{source.path}{subset}[{source.split}]"
@@ -295,9 +296,7 @@ def read_json_records(path: str | Path) -> tuple[list[dict[str, Any]], list[str]
     except json.JSONDecodeError as err:
         if err.msg == "Extra data":
             return read_jsonl_records(path)
-        raise InputError(
-            f"{path}: line {err.lineno}: not valid JSON ({err.msg})"
-        ) from None
+        raise InputError(f"{path}: line {err.lineno}: not valid JSON ({err.msg})") from None
     if isinstance(data, dict) and len(data) == 1 and isinstance(next(iter(data.values())), list):
         data = next(iter(data.values()))  # {"data": [...]} style
     if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
@@ -305,17 +304,13 @@ def read_json_records(path: str | Path) -> tuple[list[dict[str, Any]], list[str]
     return data, _columns_of(data)
 
 
-def read_csv_records(
-    path: str | Path, sep: str = ","
-) -> tuple[list[dict[str, Any]], list[str]]:
+def read_csv_records(path: str | Path, sep: str = ",") -> tuple[list[dict[str, Any]], list[str]]:
     """Every cell as text; empty cells stay empty strings (no NaN)."""
     import pandas as pd
 
     path = Path(path)
     try:
-        frame = pd.read_csv(
-            path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig"
-        )
+        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
         return [], []
     except UnicodeDecodeError:
@@ -453,9 +448,7 @@ def map_records(
         row_id = text.get("id") or generated_id(source.lang, text["instruction"])
         out.append(Instruction(row_id, source.lang, kind, text["instruction"], text["answer"]))
     if not out:
-        raise InputError(
-            f"{label}: all {len(records)} rows have an empty instruction or answer"
-        )
+        raise InputError(f"{label}: all {len(records)} rows have an empty instruction or answer")
     return out, dropped
 
 
@@ -505,8 +498,14 @@ def load_instructions(
                 duplicates,
             )
         stats.append(
-            SourceStats(label, source.lang, kept + duplicates + dropped_empty, kept,
-                        dropped_empty, duplicates)
+            SourceStats(
+                label,
+                source.lang,
+                kept + duplicates + dropped_empty,
+                kept,
+                dropped_empty,
+                duplicates,
+            )
         )
     return rows, stats
 
@@ -549,11 +548,9 @@ def sample_instructions(rows: Sequence[Instruction], n: int, seed: int) -> list[
     return chosen
 
 
-def split_train_test(
-    rows: Sequence[Instruction], test_fraction: float, seed: int
-) -> list[PoolRow]:
+def split_train_test(rows: Sequence[Instruction], test_fraction: float, seed: int) -> list[PoolRow]:
     """Each row once, as train or test: within every (lang, kind), the round(k *
-    test_fraction) rows ranked first by a seeded hash are test (stratified, exact)."""
+    test_fraction) rows (half up) ranked first by a seeded hash are test (stratified, exact)."""
     out = []
     groups: dict[tuple[str, str], list[Instruction]] = {}
     for row in rows:

@@ -1,0 +1,126 @@
+"""Stage `profiles` end to end on real plays, with LLM-written and user-overridden personas."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from dataset_builder.describe import DescribeConfig, Persona, persona_request
+from dataset_builder.profiles import (
+    build_role_profiles,
+    describe_roles,
+    run_profiles_stage,
+    write_profiles,
+)
+from dataset_builder.profiles_config import ProfilesConfig, RoleConfig
+from dataset_builder.raw_scripts import materialise_plays, play_path
+from rolellm.config import EngineConfig
+from rolellm.engine.cache import ReplyCache
+from rolellm.engine.engine import Engine
+from rolellm.errors import InputError
+from tests.test_engine_local import ScriptedBackend
+
+GOOD = '{"description": "A brooding prince of Denmark who doubts everything.", "catchphrases": ["Words, words, words."]}'
+
+
+def _cfg(tmp_path, **kw) -> ProfilesConfig:
+    scripts = tmp_path / "raw"
+    materialise_plays(["hamlet", "macbeth"], scripts)
+    roles = [
+        RoleConfig(name="Hamlet", script="hamlet"),
+        RoleConfig(name="Lady Macbeth", script="macbeth", held_out=True),
+    ]
+    return ProfilesConfig(
+        scripts_dir=str(scripts), out_dir=str(tmp_path / "profiles"), roles=roles, **kw
+    )
+
+
+def _engine(tmp_path, replies):
+    return Engine(ScriptedBackend(replies), ReplyCache(tmp_path / "c.sqlite"), json_retries=2)
+
+
+def test_hamlet_counts_equal_an_independent_count(tmp_path):
+    cfg = _cfg(tmp_path)
+    profiles = {p.role.name: p for p in build_role_profiles(cfg)}
+    text = play_path("hamlet").read_text(encoding="utf-8")
+    assert profiles["Hamlet"].role.lines == len(re.findall(r"^\*\*HAMLET\*\*", text, re.M))
+    assert len(profiles["Hamlet"].lines) == profiles["Hamlet"].role.lines
+    # every dialogue group ends with the target speaking
+    groups: dict = {}
+    for line in profiles["Hamlet"].profile:
+        groups.setdefault((line.act_id, line.diag_id), []).append(line.role)
+    assert groups and all(roles[-1] == "Hamlet" for roles in groups.values())
+
+
+def test_personas_from_llm_with_retry_and_overrides(tmp_path):
+    overrides = tmp_path / "personas.yaml"
+    overrides.write_text("Lady Macbeth:\n  catchphrases: ['Out, damned spot!']\n")
+    cfg = _cfg(tmp_path, describe=DescribeConfig(overrides=str(overrides)))
+    profiles = build_role_profiles(cfg)
+    replies = ["not json", GOOD, GOOD]  # Hamlet: retried once; Lady Macbeth: first try
+    personas = describe_roles(profiles, cfg.describe, _engine(tmp_path, replies), seed=0)
+    assert personas["Hamlet"]["description"].startswith("A brooding prince")
+    assert personas["Hamlet"]["persona_source"] == "llm"
+    assert personas["Lady Macbeth"]["catchphrases"] == ["Out, damned spot!"]
+    assert personas["Lady Macbeth"]["persona_source"] == "llm+overrides"
+
+    write_profiles(tmp_path / "profiles", profiles, personas)
+    roster = json.loads((tmp_path / "profiles" / "roles.json").read_text())
+    assert [r["slug"] for r in roster] == ["hamlet", "lady-macbeth"]
+    assert [r["held_out"] for r in roster] == [False, True]
+    rows = [
+        json.loads(x) for x in (tmp_path / "profiles" / "hamlet.jsonl").read_text().splitlines()
+    ]
+    assert set(rows[0]) == {"act_id", "diag_id", "role", "content"}
+
+
+def test_persona_prompt_carries_the_roles_own_lines(tmp_path):
+    cfg = _cfg(tmp_path)
+    hamlet = build_role_profiles(cfg)[0]
+    request = persona_request("Hamlet", "the play Hamlet", hamlet.lines, cfg.describe, 0)
+    prompt = request.messages[0]["content"]
+    assert request.reply_model is Persona
+    bullets = [ln[2:] for ln in prompt.splitlines() if ln.startswith("- ")]
+    own = {line.content[: cfg.describe.max_line_chars] for line in hamlet.lines}
+    assert len(bullets) == cfg.describe.lines_in_prompt and set(bullets) <= own
+
+
+def test_invalid_persona_reply_is_reported_and_nothing_written(tmp_path):
+    cfg = _cfg(tmp_path)
+    engine_cfg = EngineConfig(cache_dir=str(tmp_path / "cache"))
+    profiles = build_role_profiles(cfg)
+    with pytest.raises(
+        InputError,
+        match="role 'Hamlet': no valid persona reply: reply is not valid Persona JSON after 3",
+    ):
+        describe_roles(profiles, cfg.describe, _engine(tmp_path, ["nope"] * 6), seed=0)
+    assert not (tmp_path / "profiles").exists()
+    assert engine_cfg.cache_dir  # the stage builds its engine from this config
+
+
+def test_override_for_unknown_role_is_an_error(tmp_path):
+    overrides = tmp_path / "personas.yaml"
+    overrides.write_text("Yorick:\n  description: alas\n")
+    cfg = _cfg(tmp_path, describe=DescribeConfig(overrides=str(overrides)))
+    with pytest.raises(
+        InputError, match=r"personas.yaml: roles not in the profile set: \['Yorick'\]"
+    ):
+        describe_roles(build_role_profiles(cfg), cfg.describe, _engine(tmp_path, []), seed=0)
+
+
+def test_stage_with_full_overrides_makes_no_llm_call(tmp_path):
+    overrides = tmp_path / "personas.yaml"
+    overrides.write_text(
+        "Hamlet: {description: 'The melancholy prince of Denmark.', catchphrases: ['Words.']}\n"
+        "Lady Macbeth: {description: 'A fierce and ambitious wife.', catchphrases: ['Out!']}\n"
+    )
+    cfg = _cfg(tmp_path, describe=DescribeConfig(overrides=str(overrides)))
+    engine_cfg = EngineConfig(
+        cache_dir=str(tmp_path / "cache"), local={"model": str(tmp_path / "no-model")}
+    )
+    run_profiles_stage(cfg, engine_cfg, 0, tmp_path / "metrics.json")
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["engine"]["calls"] == 0 and metrics["roles"] == 2
+    assert metrics["per_role"]["hamlet"]["lines"] == 359
