@@ -1,0 +1,104 @@
+"""Benchmark: the local engine against raw `model.generate`, same prompts, greedy.
+
+(a) one prompt at a time, (b) raw batched generate at the engine's batch size (prompts in
+their given order, left padded), (c) the engine with a cold cache (sorts by length, caches
+every reply). Prints one JSON line last with the time ratios.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from rolellm.config import EngineConfig, LocalBackendConfig
+from rolellm.engine.embedded import materialise_embedded_model
+from rolellm.engine.engine import build_engine
+from rolellm.engine.types import Call, ChatRequest, SamplingParams
+
+BATCH = 16
+NEW_TOKENS = 24
+TOPICS = [
+    "the sea",
+    "a king",
+    "ghosts",
+    "friendship",
+    "winter",
+    "a long journey",
+    "music",
+    "courage",
+    "the stars",
+    "a garden",
+]
+
+
+def _prompts() -> list[str]:
+    prompts = []
+    for i in range(32):
+        topic = TOPICS[i % len(TOPICS)]
+        detail = " Please explain your reasons carefully and give an example." * (i % 4)
+        prompts.append(f"In one sentence, what do you think about {topic}?{detail}")
+    return prompts
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    model_dir = materialise_embedded_model(Path("models/smollm2"))
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = EngineConfig(
+            local=LocalBackendConfig(model=str(model_dir), batch_size=BATCH), cache_dir=tmp
+        )
+        engine = build_engine(cfg, "gen-bench")
+        backend = engine.backend
+        tok, model = backend.tokenizer, backend.model
+        messages = [[{"role": "user", "content": p}] for p in _prompts()]
+        requests = [
+            ChatRequest.of(m, sampling=SamplingParams(max_new_tokens=NEW_TOKENS)) for m in messages
+        ]
+        ids = [backend.render(Call(r, 0)) for r in requests]
+        eos = backend.eos_ids
+
+        @torch.inference_mode()
+        def raw(prompts: list[list[int]]) -> None:
+            enc = tok.pad({"input_ids": prompts}, return_tensors="pt")
+            model.generate(
+                **enc,
+                max_new_tokens=NEW_TOKENS,
+                do_sample=False,
+                eos_token_id=eos,
+                pad_token_id=tok.pad_token_id,
+            )
+
+        raw(ids[:2])  # warm-up
+        sequential = _timed(lambda: [raw([p]) for p in ids])
+        batched = _timed(lambda: [raw(ids[i : i + BATCH]) for i in range(0, len(ids), BATCH)])
+        engine_time = _timed(lambda: engine.generate(requests))
+        assert engine.stats.cache_misses == len(requests)
+    print(
+        json.dumps(
+            {
+                "engine_vs_raw_batched": round(batched / engine_time, 3),
+                "engine_vs_sequential": round(sequential / engine_time, 3),
+                "prompts": len(requests),
+                "batch_size": BATCH,
+                "new_tokens": NEW_TOKENS,
+                "seconds": {
+                    "sequential": round(sequential, 2),
+                    "raw_batched": round(batched, 2),
+                    "engine_cold": round(engine_time, 2),
+                },
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
