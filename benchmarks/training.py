@@ -7,7 +7,9 @@ Same data, model, LoRA config and batch through
   (c) our code path with padded batches;
 
 on varied-length role-play chat data. Throughput is measured between the end of the warm-up
-steps and the end of the run, so model loading, tokenisation and saving are left out.
+steps and the end of the run, so model loading, tokenisation and saving are left out; each
+configuration runs ``--rounds`` times in alternating order and keeps its best (contention on
+shared cores only ever slows a run down).
 The last line printed is JSON::
 
     {"ratio_vs_trl": b / a, "padding_free_speedup": b / c, ...}
@@ -15,7 +17,7 @@ The last line printed is JSON::
 Goals: ratio_vs_trl >= 0.95, padding_free_speedup >= 1.2. Model: models/smollm2 when
 present (else the embedded GGUF is converted to a temporary folder; else a random Llama).
 
-    .venv/bin/python -m benchmarks.training [--steps 3] [--warmup 1] [--batch 8] [--threads 1]
+    .venv/bin/python -m benchmarks.training [--steps 2] [--rounds 2] [--batch 8] [--threads 1]
 """
 
 from __future__ import annotations
@@ -36,10 +38,11 @@ from training.rocit import TrainPaths, train
 from training.rocit_config import TrainConfig
 from training.rocit_data import load_training_set
 
-WORDS = (
-    "the prince ghost night castle sword letter king queen friend honour madness poison "
-    "revenge love fortune heaven earth tomorrow speak think dream sleep death life play"
-).split()
+WORDS = [
+    "the", "prince", "ghost", "night", "castle", "sword", "letter", "king", "queen", "friend",
+    "honour", "madness", "poison", "revenge", "love", "fortune", "heaven", "earth", "tomorrow",
+    "speak", "think", "dream", "sleep", "death", "life", "play",
+]  # fmt: skip
 CONFIG = "eng_instruction_generalization_general"
 
 
@@ -119,15 +122,21 @@ def random_llama(out: Path) -> Path:
     tok.decoder = decoders.ByteLevel()
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
     trainer = trainers.BpeTrainer(
-        vocab_size=2000, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        vocab_size=2000,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tok.train_from_iterator([" ".join(WORDS)] * 50, trainer)
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|im_end|>", bos_token="<|im_start|>"
+        tokenizer_object=tok,
+        eos_token="<|im_end|>",
+        pad_token="<|im_end|>",
+        bos_token="<|im_start|>",
     )
     fast.chat_template = (
-        "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>\n' }}"
-        "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+        "{% for m in messages %}"
+        "{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + '<|im_end|>\n' }}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
     )
     config = LlamaConfig(
         vocab_size=len(fast), hidden_size=256, intermediate_size=768, num_hidden_layers=4,
@@ -196,7 +205,8 @@ def ours(cfg: TrainConfig, data: Path, out: Path, callback: Throughput) -> dict[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=3, help="measured optimizer steps")
+    parser.add_argument("--steps", type=int, default=2, help="measured optimizer steps")
+    parser.add_argument("--rounds", type=int, default=2, help="runs per configuration (best kept)")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--batch", type=int, default=8)
     # One intra-op thread by default: on shared, oversubscribed cores two threads run the
@@ -220,17 +230,20 @@ def main() -> None:
             save_steps=10_000,
             batching="padding_free",
         )
-        results: dict[str, float] = {}
-        for name, run, batching in (
+        runs = [
             ("trl_padding_free", plain_trl, "padding_free"),
             ("ours_padding_free", ours, "padding_free"),
             ("ours_padded", ours, "padded"),
-        ):
-            meter = Throughput(ns.warmup)
-            started = time.perf_counter()
-            run(cfg.model_copy(update={"batching": batching}), data, work / name, meter)
-            results[name] = meter.tokens_per_s
-            print(f"{name}: {meter.tokens_per_s:.1f} tokens/s ({time.perf_counter() - started:.1f} s)")
+        ]
+        results: dict[str, float] = {}
+        for round_ in range(ns.rounds):  # alternate the order; keep each config's best
+            for name, run, batching in runs if round_ % 2 == 0 else runs[::-1]:
+                meter = Throughput(ns.warmup)
+                started = time.perf_counter()
+                run(cfg.model_copy(update={"batching": batching}), data, work / name, meter)
+                results[name] = max(results.get(name, 0.0), meter.tokens_per_s)
+                took = time.perf_counter() - started
+                print(f"{name}: {meter.tokens_per_s:.1f} tokens/s ({took:.1f} s)", flush=True)
     summary = {
         "ratio_vs_trl": round(results["ours_padding_free"] / results["trl_padding_free"], 3),
         "padding_free_speedup": round(results["ours_padding_free"] / results["ours_padded"], 3),
@@ -238,6 +251,7 @@ def main() -> None:
         "model": model_name,
         "batch": ns.batch,
         "measured_steps": ns.steps,
+        "rounds": ns.rounds,
         "threads": torch.get_num_threads(),
     }
     print(json.dumps(summary))

@@ -21,6 +21,7 @@ too. Prompts are kept short and literal because the embedded model is 135M param
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, model_validator
 
 from dataset_builder.filters import (
+    Blocklist,
     CopiesProfile,
     ExactDuplicate,
     FilterRunner,
@@ -82,6 +84,58 @@ PROMPTS = {
     ("zh", "script_agnostic"): SCRIPT_AGNOSTIC_ZH,
 }
 
+# One worked example per (language, type), sent as a first user/assistant exchange: a small
+# model copies a demonstrated JSON reply far more reliably than it follows a description.
+# Items that repeat an example question are dropped (reason copies_example).
+EXAMPLE_FIELDS = {
+    "en": {
+        "role": "ALICE",
+        "scene": "BOB: Where were you last night?\nALICE: At the harbour, waiting for my "
+        "brother's ship to come in.",
+        "description": "Alice is a sailor's sister who lives in a small harbour town.",
+        "catchphrases": 'Catchphrases: "The sea gives and the sea takes"\n',
+    },
+    "zh": {
+        "role": "小红",
+        "scene": "小明：你昨晚去哪儿了？\n小红：我在码头等我哥哥的船回来。",
+        "description": "小红是海边小镇上一个水手的妹妹。",
+        "catchphrases": "口头禅：“大海给的，大海也会拿走”\n",
+    },
+}
+EXAMPLE_ITEMS = {
+    ("en", "script_based"): [
+        ("Where were you last night?", "At the harbour. I waited all night for my brother's ship."),
+        ("Who were you waiting for?", "My brother. His ship was late, and I was worried."),
+    ],
+    ("en", "script_agnostic"): [
+        ("Where do you live?", "In a small harbour town. The sea gives and the sea takes."),
+        ("Do you have any family?", "Yes, my brother. He is a sailor, always far away."),
+    ],
+    ("zh", "script_based"): [
+        ("你昨晚去哪儿了？", "我在码头，等了一整夜哥哥的船。"),
+        ("你在等谁？", "等我哥哥，他的船晚了，我很担心。"),
+    ],
+    ("zh", "script_agnostic"): [
+        ("你住在哪里？", "住在海边的小镇上。大海给的，大海也会拿走。"),
+        ("你有家人吗？", "有，我哥哥是个水手，总是不在家。"),
+    ],
+}
+
+
+def example_turns(lang: str, kind: str) -> list[dict[str, str]]:
+    """The worked example of (lang, kind) as a user turn and an assistant JSON reply."""
+    items = EXAMPLE_ITEMS[(lang, kind)]
+    prompt = PROMPTS[(lang, kind)].format(**EXAMPLE_FIELDS[lang], k=len(items), format=FORMAT)
+    reply = {"items": [{"question": q, "answer": a, "confidence": 9} for q, a in items]}
+    return [
+        {"role": "user", "content": prompt},
+        {"role": "assistant", "content": json.dumps(reply, ensure_ascii=False)},
+    ]
+
+
+def example_questions() -> list[str]:
+    return [q for items in EXAMPLE_ITEMS.values() for q, _ in items]
+
 
 class ContextInstructConfig(Section):
     """Settings of the `context-instruct` stage.
@@ -96,6 +150,7 @@ class ContextInstructConfig(Section):
     min_question_chars / min_answer_chars: drop shorter (or empty) items.
     max_line_chars: each profile line shown is cut to this many characters.
     copy_ratio / copy_min_chars: drop answers copying a profile line (the gate's copy rule).
+    worked_example: start each request with a worked example exchange (EXAMPLE_ITEMS).
     """
 
     segment_exchanges: Annotated[int, Field(ge=1, le=50)] = 4
@@ -111,6 +166,7 @@ class ContextInstructConfig(Section):
     seed: Annotated[int, Field(ge=0)] = 0
     copy_ratio: Annotated[float, Field(gt=0.0, le=100.0)] = 95.0
     copy_min_chars: Annotated[int, Field(ge=1)] = 20
+    worked_example: bool = True
 
 
 class QAItem(BaseModel):
@@ -173,10 +229,11 @@ def _seed(cfg: ContextInstructConfig, role: Role, kind: str, segment: int | None
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big") & 0x7FFFFFFF
 
 
-def _request(prompt: str, seed: int, n: int, cfg: ContextInstructConfig) -> ChatRequest:
+def _request(role: Role, kind: str, prompt: str, seed: int, n: int, cfg) -> ChatRequest:
     sp = cfg.sampling
+    examples = example_turns(role.lang, kind) if cfg.worked_example else []
     return ChatRequest.of(
-        [{"role": "user", "content": prompt}],
+        [*examples, {"role": "user", "content": prompt}],
         sampling=SamplingParams(sp.temperature, sp.top_p, sp.max_new_tokens),
         seed=seed,
         n=n,
@@ -207,7 +264,9 @@ def script_based_tasks(role: Role, profile: list[Line], cfg: ContextInstructConf
             format=FORMAT,
         )
         seed = _seed(cfg, role, "script_based", number)
-        tasks.append(Task(role, "script_based", number, _request(prompt, seed, 1, cfg)))
+        tasks.append(
+            Task(role, "script_based", number, _request(role, "script_based", prompt, seed, 1, cfg))
+        )
     return tasks
 
 
@@ -222,7 +281,14 @@ def script_agnostic_tasks(role: Role, cfg: ContextInstructConfig) -> list[Task]:
         format=FORMAT,
     )
     seed = _seed(cfg, role, "script_agnostic", None)
-    return [Task(role, "script_agnostic", None, _request(prompt, seed, cfg.agnostic_samples, cfg))]
+    return [
+        Task(
+            role,
+            "script_agnostic",
+            None,
+            _request(role, "script_agnostic", prompt, seed, cfg.agnostic_samples, cfg),
+        )
+    ]
 
 
 # ----------------------------------------------------------------------------- replies
@@ -232,6 +298,7 @@ def item_filters(cfg: ContextInstructConfig, profiles: dict[str, list[str]]) -> 
     return FilterRunner(
         [
             TooShort({"question": cfg.min_question_chars, "answer": cfg.min_answer_chars}),
+            Blocklist("question", example_questions(), "copies_example"),
             LowConfidence(cfg.min_confidence),
             OutOfCharacter("answer"),
             CopiesProfile("answer", profiles, cfg.copy_ratio, cfg.copy_min_chars),

@@ -9,6 +9,7 @@ filters (an engine error, a reply that is not the requested JSON) are recorded w
 Reasons used by the generation stages:
     too_short          a text field is empty or shorter than its minimum (after strip)
     low_confidence     Context-Instruct confidence below the threshold
+    copies_example     the question repeats the prompt's worked example (Blocklist)
     out_of_character   the text contains an out-of-character marker ("as an AI", ...)
     copies_reference   the text copies the instruction's reference answer
     copies_profile     the text copies a line of the role's profile
@@ -75,6 +76,17 @@ class LowConfidence(Filter):
     def drop(self, row: Row) -> bool:
         value = row.get(self.field)
         return value is None or value < self.threshold
+
+
+class Blocklist(Filter):
+    """Drop a row whose normalised `field` is one of `texts` (e.g. a prompt's own example)."""
+
+    def __init__(self, field: str, texts: Iterable[str], reason: str = "blocklisted"):
+        self.field, self.reason = field, reason
+        self.texts = {normalise(t) for t in texts}
+
+    def drop(self, row: Row) -> bool:
+        return normalise(str(row.get(self.field) or "")) in self.texts
 
 
 class OutOfCharacter(Filter):

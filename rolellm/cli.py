@@ -67,6 +67,21 @@ def profiles(
     typer.echo(summary)
 
 
+@app.command("instructions")
+def instructions(
+    params: ParamsOpt = Path("params.yaml"),
+    metrics: Annotated[Path, typer.Option(help="metrics file")] = Path("metrics/instructions.json"),
+) -> None:
+    """Sample the general instruction pool (train/test instructions): data/instructions/."""
+    from dataset_builder.instructions import build_instruction_pool
+    from rolellm.atomic import write_json
+
+    cfg = _params(params).instructions
+    counts = build_instruction_pool(cfg)
+    write_json(metrics, counts)
+    typer.echo(f"{counts['total']} instruction(s) in {cfg.out} ({counts['test']} test-only)")
+
+
 @app.command("score")
 def score(
     predictions: Annotated[

@@ -42,6 +42,7 @@ class LocalBackendConfig(Section):
 
     model: str = "models/smollm2"
     revision: str | None = None
+    adapter: str | None = None  # a PEFT adapter folder (or Hub id) applied on top of `model`
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     batch_size: Annotated[int, Field(gt=0, le=4096)] = 16
@@ -97,11 +98,13 @@ class PrepareModelConfig(Section):
 
 def _stage_sections() -> dict[str, tuple[type, object]]:
     """Sections owned by stage modules (imported late: they import this module)."""
+    from dataset_builder.instructions import InstructionsConfig
     from dataset_builder.profiles_config import ProfilesConfig
     from dataset_builder.validation.config import ValidateConfig
 
     return {
         "profiles": (ProfilesConfig, ProfilesConfig()),
+        "instructions": (InstructionsConfig, InstructionsConfig()),
         "validation": (ValidateConfig, ValidateConfig()),
     }
 

@@ -82,7 +82,8 @@ def tiny_tokenizer_dir(tmp_path_factory) -> Path:
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     corpus = [
-        "You are Hamlet. Stay in character: answer as Hamlet would. Never reveal that you are an AI.",
+        "You are Hamlet. Stay in character: answer as Hamlet would.",
+        "Never reveal that you are an AI.",
         "system user assistant question answer the prince of Denmark to be or not to be",
         ZH_TEXT,
         "你是孙悟空。请始终以孙悟空的身份和说话风格回答。",
@@ -341,7 +342,8 @@ def test_loss_decreases_and_outputs_are_written(trained) -> None:
     curve = _curve(paths.live_dir, "loss")
     assert [step for step, _ in curve] == list(range(1, 9))
     losses = [loss for _, loss in curve]
-    assert losses[-1] < losses[0] - 0.25 and sum(b < a for a, b in zip(losses, losses[1:])) >= 6
+    drops = sum(b < a for a, b in zip(losses, losses[1:], strict=False))
+    assert losses[-1] < losses[0] - 0.25 and drops >= 6
     assert [lr for _, lr in _curve(paths.live_dir, "learning_rate")] == [cfg.learning_rate] * 8
     live_metrics = json.loads((paths.live_dir / "metrics.json").read_text(encoding="utf-8"))
     assert live_metrics["train"]["loss"] == pytest.approx(losses[-1])

@@ -39,8 +39,8 @@ from rolellm.atomic import atomic_path, write_json
 from rolellm.errors import ConfigError, InputError
 from training.prompts import render_system_prompt
 from training.rocit_config import TrainConfig
-from training.rocit_live import LiveCurves
 from training.rocit_data import TrainingSet, check_validation_report, lineage, load_training_set
+from training.rocit_live import LiveCurves
 
 FINGERPRINT_FILE = "run_fingerprint.json"
 _DTYPES = {
@@ -179,7 +179,7 @@ def lora_config(cfg: TrainConfig, model: PreTrainedModel) -> LoraConfig:
                 }
             )
             raise ConfigError(
-                f"train.lora.target_modules: {missing} not in the model; its linear layers: {linear}"
+                f"train.lora.target_modules: {missing} not in the model; linear layers: {linear}"
             )
     return LoraConfig(
         r=cfg.lora.r,

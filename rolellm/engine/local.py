@@ -81,7 +81,17 @@ def load_model(cfg: LocalBackendConfig):
     kwargs = {"revision": cfg.revision} if cfg.revision else {}
     tokenizer = AutoTokenizer.from_pretrained(source, padding_side="left", **kwargs)
     model = AutoModelForCausalLM.from_pretrained(source, dtype=_dtype(cfg.dtype, device), **kwargs)
+    if cfg.adapter:
+        model = _with_adapter(model, cfg.adapter)
     return tokenizer, model.to(device).eval()
+
+
+def _with_adapter(model, adapter: str):
+    from peft import PeftModel
+
+    if adapter.startswith((".", "/", "~")) and not Path(adapter).expanduser().is_dir():
+        raise InputError(f"engine.local.adapter: adapter folder {adapter!r} not found")
+    return PeftModel.from_pretrained(model, adapter)
 
 
 class LocalBackend:
@@ -92,6 +102,8 @@ class LocalBackend:
     def __init__(self, cfg: LocalBackendConfig):
         self.cfg = cfg
         self.identity = model_identity(cfg.model, cfg.revision)
+        if cfg.adapter:
+            self.identity += "+adapter:" + model_identity(cfg.adapter)
         self._loaded = None
 
     @property
