@@ -240,7 +240,8 @@ def main() -> None:
             for name, run, batching in runs if round_ % 2 == 0 else runs[::-1]:
                 meter = Throughput(ns.warmup)
                 started = time.perf_counter()
-                run(cfg.model_copy(update={"batching": batching}), data, work / name, meter)
+                out = work / f"{name}-{round_}"  # a fresh folder: never resume a finished run
+                run(cfg.model_copy(update={"batching": batching}), data, out, meter)
                 results[name] = max(results.get(name, 0.0), meter.tokens_per_s)
                 took = time.perf_counter() - started
                 print(f"{name}: {meter.tokens_per_s:.1f} tokens/s ({took:.1f} s)", flush=True)
