@@ -8,7 +8,8 @@ Output columns:
         type: script_agnostic (from description + catchphrases; segment null) or
               script_based (from profile segment number `segment`)
         confidence: the model's 0-10 self-rating divided by 10 (values above 10 count as
-              10, a missing one as 0), so 0.0-1.0 as the RoleBench schema stores it
+              10), so 0.0-1.0 as the RoleBench schema stores it; items without one are
+              dropped (no_confidence)
     context_instruct_excluded.jsonl: every dropped item or reply with its `reason`
 
 One structured request per segment (`segment_exchanges` consecutive profile exchanges; at
@@ -36,6 +37,7 @@ from dataset_builder.filters import (
     ExactDuplicate,
     FilterRunner,
     LowConfidence,
+    Missing,
     NearDuplicate,
     OutOfCharacter,
     TooShort,
@@ -190,9 +192,9 @@ class QAReply(BaseModel):
         return data
 
 
-def scaled_confidence(value: float | None) -> float:
-    """A 0-10 rating as 0.0-1.0 (missing: 0, clamped to the scale)."""
-    return 0.0 if value is None else min(max(float(value), 0.0), 10.0) / 10.0
+def scaled_confidence(value: float | None) -> float | None:
+    """A 0-10 rating as 0.0-1.0, clamped to the scale; None stays None (dropped later)."""
+    return None if value is None else min(max(float(value), 0.0), 10.0) / 10.0
 
 
 # ----------------------------------------------------------------------------- prompts
@@ -299,6 +301,7 @@ def item_filters(cfg: ContextInstructConfig, profiles: dict[str, list[str]]) -> 
         [
             TooShort({"question": cfg.min_question_chars, "answer": cfg.min_answer_chars}),
             Blocklist("question", example_questions(), "copies_example"),
+            Missing("confidence", "no_confidence"),
             LowConfidence(cfg.min_confidence),
             OutOfCharacter("answer"),
             CopiesProfile("answer", profiles, cfg.copy_ratio, cfg.copy_min_chars),

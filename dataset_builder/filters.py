@@ -8,6 +8,7 @@ filters (an engine error, a reply that is not the requested JSON) are recorded w
 
 Reasons used by the generation stages:
     too_short          a text field is empty or shorter than its minimum (after strip)
+    no_confidence      the Context-Instruct item carries no confidence (Missing)
     low_confidence     Context-Instruct confidence below the threshold
     copies_example     the question repeats the prompt's worked example (Blocklist)
     out_of_character   the text contains an out-of-character marker ("as an AI", ...)
@@ -63,6 +64,16 @@ class TooShort(Filter):
 
     def drop(self, row: Row) -> bool:
         return any(len(str(row.get(f) or "").strip()) < n for f, n in self.minimum.items())
+
+
+class Missing(Filter):
+    """Drop a row whose `field` is absent or null."""
+
+    def __init__(self, field: str, reason: str):
+        self.field, self.reason = field, reason
+
+    def drop(self, row: Row) -> bool:
+        return row.get(self.field) is None
 
 
 class LowConfidence(Filter):

@@ -32,6 +32,7 @@ AGNOSTIC_ITEMS = [
     {"question": "Why?", "answer": "Because.", "confidence": 9},
     {"question": "what troubles you MOST my prince", "answer": "Again, murder.", "confidence": 8},
     {"question": "What troubles you most, my princes?", "answer": "Still murder.", "confidence": 8},
+    {"question": "Is Denmark a prison?", "answer": "Then is the world one."},
     {
         "question": "Are you a real person?",
         "answer": "As an AI language model, no.",
@@ -60,7 +61,7 @@ def test_reply_model_accepts_items_a_bare_list_or_one_item():
     item = {"question": "Who?", "answer": "Me.", "confidence": 7}
     for data in ({"items": [item]}, [item], item):
         assert QAReply.model_validate(data).items[0].question == "Who?"
-    assert [scaled_confidence(v) for v in (None, 7, 12, -1)] == [0.0, 0.7, 1.0, 0.0]
+    assert [scaled_confidence(v) for v in (None, 7, 12, -1)] == [None, 0.7, 1.0, 0.0]
 
 
 def test_segments_are_consecutive_chunks_spread_evenly():
@@ -95,6 +96,7 @@ def test_every_filter_reason_is_counted_and_excluded(tmp_path):
         "invalid_reply": 1,
         "low_confidence": 1,
         "near_duplicate": 1,
+        "no_confidence": 1,
         "out_of_character": 1,
         "too_short": 1,
     }
@@ -106,7 +108,7 @@ def test_every_filter_reason_is_counted_and_excluded(tmp_path):
     assert engine.stats.invalid_json == 3  # the first try and two retries
     assert metrics["requests"] == {"script_agnostic": 1, "script_based": 2}
     assert metrics["replies_parsed"] == 2 and metrics["parse_yield"] == round(2 / 3, 4)
-    assert metrics["per_role"] == {"HAMLET": {"candidates": 9, "kept": 2}}
+    assert metrics["per_role"] == {"HAMLET": {"candidates": 10, "kept": 2}}
 
 
 def test_role_without_description_gets_script_based_only(tmp_path):

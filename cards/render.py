@@ -1,0 +1,492 @@
+"""Dataset and model cards: Hub YAML metadata (built as data, dumped with PyYAML) and a
+Markdown body rendered from the Jinja templates beside this module.
+
+Every input that is missing renders as "not recorded"; nothing here reads the clock, so the
+same inputs always give the same bytes (a second push of the same state finds no change).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import pyarrow.parquet as pq
+import yaml
+
+from cards.config import ReleaseConfig
+from dataset_builder.schema import CONFIGS, CONFIGS_BY_NAME, SPLITS
+
+TEMPLATES = Path(__file__).resolve().parent
+NOT_RECORDED = "not recorded"
+VIEWS: tuple[str, ...] = ("RAW", "CUS", "SPE")
+VIEW_TEXT = {
+    "RAW": "general instructions against the original reference answer (instruction following)",
+    "CUS": "general instructions against the RoleGPT in-character answers (speaking style)",
+    "SPE": "role-specific questions against the Context-Instruct answers (role knowledge)",
+}
+# Where each view is measured when the evaluation report does not say.
+VIEW_CONFIG = {
+    "RAW": "eng_instruction_generalization_general",
+    "CUS": "eng_instruction_generalization_general",
+    "SPE": "eng_instruction_generalization_role_specific",
+}
+
+CITATION = """@article{wang2023rolellm,
+  title   = {RoleLLM: Benchmarking, Eliciting, and Enhancing Role-Playing Abilities of Large Language Models},
+  author  = {Zekun Moore Wang and Zhongyuan Peng and Haoran Que and Jiaheng Liu and Wangchunshu Zhou and Yuhan Wu and Hongcheng Guo and Ruitong Gan and Zehao Ni and Man Zhang and Zhaoxiang Zhang and Wanli Ouyang and Ke Xu and Wenhu Chen and Jie Fu and Junran Peng},
+  year    = {2023},
+  journal = {arXiv preprint arXiv:2310.00746}
+}"""  # noqa: E501  (the official RoleLLM-public citation, verbatim)
+
+
+# --- Jinja ---------------------------------------------------------------------------------
+
+
+def md_cell(value: Any) -> str:
+    """A value that is safe inside a Markdown table cell."""
+    if value is None or value == "":
+        return NOT_RECORDED
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def fmt_number(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return NOT_RECORDED
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return NOT_RECORDED
+        return f"{value:.{digits}f}" if abs(value) < 1000 else f"{value:,.0f}"
+    return md_cell(value)
+
+
+@lru_cache(maxsize=1)
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["cell"] = md_cell
+    env.filters["num"] = fmt_number
+    env.filters["human_size"] = human_size
+    return env
+
+
+def render(template: str, **context: Any) -> str:
+    return _env().get_template(template).render(**context)
+
+
+def front_matter(metadata: Mapping[str, Any]) -> str:
+    text = yaml.safe_dump(dict(metadata), sort_keys=False, allow_unicode=True, width=100)
+    return f"---\n{text}---\n"
+
+
+def human_size(n: int | None) -> str:
+    if n is None:
+        return NOT_RECORDED
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+# --- dataset card --------------------------------------------------------------------------
+
+
+def size_category(rows: int) -> str:
+    bounds = [
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+        (10_000_000, "1M<n<10M"),
+    ]
+    for bound, label in bounds:
+        if rows < bound:
+            return label
+    return "n>1T" if rows > 10**12 else "10M<n<100M"
+
+
+def shard_stats(folder: Path) -> dict[tuple[str, str], dict[str, Any]]:
+    """rows, uncompressed bytes, file bytes and per-role row counts of every shard."""
+    stats: dict[tuple[str, str], dict[str, Any]] = {}
+    for spec in CONFIGS:
+        for split in SPLITS:
+            path = folder / spec.shard_path(split)
+            if not path.is_file():
+                continue
+            meta = pq.ParquetFile(path).metadata
+            roles = pq.read_table(path, columns=["role"]).column("role").to_pylist()
+            stats[(spec.name, split)] = {
+                "rows": meta.num_rows,
+                "num_bytes": sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)),
+                "file_bytes": path.stat().st_size,
+                "per_role": Counter(roles),
+                "path": spec.shard_path(split),
+            }
+    return stats
+
+
+def dataset_metadata(
+    cfg: ReleaseConfig, stats: Mapping[tuple[str, str], Mapping[str, Any]], langs: Sequence[str]
+) -> dict[str, Any]:
+    configs, infos = [], []
+    for spec in CONFIGS:
+        splits = [split for split in SPLITS if (spec.name, split) in stats]
+        if not splits:
+            continue
+        configs.append(
+            {
+                "config_name": spec.name,
+                "data_files": [
+                    {"split": split, "path": stats[(spec.name, split)]["path"]} for split in splits
+                ],
+            }
+        )
+        split_infos = [
+            {
+                "name": split,
+                "num_bytes": stats[(spec.name, split)]["num_bytes"],
+                "num_examples": stats[(spec.name, split)]["rows"],
+            }
+            for split in splits
+        ]
+        infos.append(
+            {
+                "config_name": spec.name,
+                "features": spec.features._to_yaml_list(),
+                "splits": split_infos,
+                "download_size": sum(stats[(spec.name, s)]["file_bytes"] for s in splits),
+                "dataset_size": sum(s["num_bytes"] for s in split_infos),
+            }
+        )
+    total = sum(s["rows"] for s in stats.values())
+    return {
+        "license": cfg.dataset_license,
+        "language": sorted(set(langs)) or ["en"],
+        "task_categories": list(cfg.task_categories),
+        "size_categories": [cfg.size_categories or size_category(total)],
+        "pretty_name": cfg.pretty_name,
+        "tags": list(cfg.tags),
+        "configs": configs,
+        "dataset_info": infos,
+    }
+
+
+def roster_rows(
+    roles: Sequence[Mapping[str, Any]], stats: Mapping[tuple[str, str], Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """One row per role: language, held out, persona source and rows per split."""
+    per_split: dict[str, Counter[str]] = defaultdict(Counter)
+    for (_, split), info in stats.items():
+        per_split[split].update(info["per_role"])
+    known = {str(r.get("name")) for r in roles}
+    extra = sorted({name for c in per_split.values() for name in c} - known)
+    rows = []
+    for role in [*roles, *({"name": name} for name in extra)]:
+        name = str(role.get("name"))
+        rows.append(
+            {
+                "name": name,
+                "lang": role.get("lang"),
+                "held_out": bool(role.get("held_out", False)),
+                "source": role.get("source_script"),
+                "persona": role.get("persona_source"),
+                "counts": {split: per_split[split][name] for split in SPLITS},
+                "total": sum(per_split[split][name] for split in SPLITS),
+            }
+        )
+    return rows
+
+
+def source_rows(roles: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Source scripts and their licenses (roles.json `source_script` / `source_note`)."""
+    grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for role in roles:
+        key = (str(role.get("source_script") or ""), str(role.get("source_note") or ""))
+        grouped[key].append(str(role.get("name")))
+    return [
+        {"script": script or None, "note": note or None, "roles": names}
+        for (script, note), names in sorted(grouped.items())
+    ]
+
+
+def validation_summary(report: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if report is None:
+        return None
+    shards = report.get("shards") or {}
+    return {
+        "success": bool(report.get("success")),
+        "evaluated": report.get("evaluated"),
+        "passed": report.get("passed"),
+        "failed": report.get("failed"),
+        "shards": [
+            {"shard": name, **{k: info.get(k) for k in ("rows", "evaluated", "passed", "success")}}
+            for name, info in sorted(shards.items())
+            if isinstance(info, Mapping)
+        ],
+    }
+
+
+def render_dataset_card(
+    cfg: ReleaseConfig,
+    folder: Path,
+    roles: Sequence[Mapping[str, Any]],
+    validation: Mapping[str, Any] | None,
+    provenance: Sequence[Mapping[str, Any]],
+    repo_id: str | None = None,
+) -> str:
+    """README.md of the dataset release for the shards present in ``folder``."""
+    stats = shard_stats(folder)
+    langs = [str(r["lang"]) for r in roles if r.get("lang")]
+    metadata = dataset_metadata(cfg, stats, langs)
+    config_rows = []
+    for spec in CONFIGS:
+        counts = {split: stats[(spec.name, split)]["rows"] for split in SPLITS if (spec.name, split) in stats}
+        if counts:
+            config_rows.append({"spec": spec, "counts": counts})
+    body = render(
+        "dataset_card.md.j2",
+        cfg=cfg,
+        repo_id=repo_id or cfg.dataset_repo,
+        configs=config_rows,
+        splits=SPLITS,
+        total=sum(s["rows"] for s in stats.values()),
+        roster=roster_rows(roles, stats),
+        sources=source_rows(roles),
+        provenance=provenance,
+        validation=validation_summary(validation),
+        first_config=config_rows[0]["spec"].name if config_rows else "<config>",
+        citation=CITATION,
+        not_recorded=NOT_RECORDED,
+    )
+    return front_matter(metadata) + "\n" + body
+
+
+# --- evaluation results ---------------------------------------------------------------------
+
+_SCORE_KEYS = ("rouge_l", "rougeL", "rouge-l", "rougel", "f1", "mean", "score", "value")
+_OVERALL_KEYS = ("overall", "summary", "scores", "mean", "metrics", "results", "rouge_l")
+_ROLE_KEYS = ("per_role", "by_role", "roles", "role")
+_CONFIG_KEYS = ("per_config", "by_config", "configs", "settings")
+
+
+def _score(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, Mapping):
+        for key in _SCORE_KEYS:
+            if key in value:
+                return _score(value[key])
+    return None
+
+
+def _views(obj: Any) -> dict[str, float]:
+    """{RAW/CUS/SPE: score} found directly in ``obj`` (keys matched case-insensitively)."""
+    if not isinstance(obj, Mapping):
+        return {}
+    found = {}
+    for key, value in obj.items():
+        view = str(key).upper()
+        if view in VIEWS and (score := _score(value)) is not None:
+            found[view] = score
+    return found
+
+
+def _per_role(obj: Any) -> dict[str, dict[str, float]]:
+    if isinstance(obj, Mapping):
+        return {str(role): v for role, value in obj.items() if (v := _views(value))}
+    if isinstance(obj, list):
+        out = {}
+        for item in obj:
+            if isinstance(item, Mapping) and (item.get("role") or item.get("name")):
+                if views := _views(item):
+                    out[str(item.get("role") or item.get("name"))] = views
+        return out
+    return {}
+
+
+def normalise_eval(report: Mapping[str, Any]) -> dict[str, Any]:
+    """Read the evaluation report whatever its exact nesting.
+
+    Returns {"overall": {view: score}, "per_role": {role: {view: score}},
+    "per_config": {config: {view: score}}, "other": {name: scalar}}. Understood shapes:
+    views at the top level or under overall/summary/scores; per-role under per_role/by_role/
+    roles (a mapping or a list of {role, RAW, ...}); per-config under per_config/configs;
+    or view-first ({"RAW": {"overall": x, "per_role": {...}}}). A view's score is a number or
+    a mapping holding rouge_l/f1/mean/score/value.
+    """
+    overall = _views(report)
+    if not overall:
+        for key in _OVERALL_KEYS:
+            if overall := _views(report.get(key)):
+                break
+    per_role: dict[str, dict[str, float]] = {}
+    for key in _ROLE_KEYS:
+        if per_role := _per_role(report.get(key)):
+            break
+    per_config: dict[str, dict[str, float]] = {}
+    for key in _CONFIG_KEYS:
+        value = report.get(key)
+        if isinstance(value, Mapping):
+            per_config = {str(c): v for c, item in value.items() if (v := _views(item))}
+            if per_config:
+                break
+    for view in VIEWS:  # view-first layout
+        block = next((v for k, v in report.items() if str(k).upper() == view), None)
+        if not isinstance(block, Mapping):
+            continue
+        for key in ("overall", "mean", "all"):
+            if view not in overall and (score := _score(block.get(key))) is not None:
+                overall[view] = score
+        for key in _ROLE_KEYS:
+            roles = block.get(key)
+            if isinstance(roles, Mapping):
+                for role, value in roles.items():
+                    if (score := _score(value)) is not None:
+                        per_role.setdefault(str(role), {})[view] = score
+    other = {
+        str(k): v
+        for k, v in report.items()
+        if str(k).upper() not in VIEWS
+        and isinstance(v, int | float | str)
+        and not isinstance(v, bool)
+        and len(str(v)) < 80
+    }
+    return {"overall": overall, "per_role": per_role, "per_config": per_config, "other": other}
+
+
+def model_index(
+    cfg: ReleaseConfig, results: Mapping[str, Any], dataset_repo: str
+) -> list[dict[str, Any]]:
+    """The Hub's `model-index` block: one result per (view, dataset config)."""
+    entries: list[tuple[str, str, float]] = []
+    if results["per_config"]:
+        for config, views in sorted(results["per_config"].items()):
+            entries += [(view, config, views[view]) for view in VIEWS if view in views]
+    else:
+        entries = [(v, VIEW_CONFIG[v], results["overall"][v]) for v in VIEWS if v in results["overall"]]
+    out = []
+    for view, config, value in entries:
+        dataset: dict[str, Any] = {"name": cfg.pretty_name, "type": dataset_repo}
+        if config in CONFIGS_BY_NAME:
+            dataset.update(config=config, split="test")
+        out.append(
+            {
+                "task": {"type": "text-generation", "name": f"Role-playing ({view})"},
+                "dataset": dataset,
+                "metrics": [
+                    {"type": "rougeL", "value": round(float(value), 4), "name": f"{view} Rouge-L F1"}
+                ],
+            }
+        )
+    return [{"name": cfg.model_name, "results": out}] if out else []
+
+
+# --- model card -----------------------------------------------------------------------------
+
+
+def render_model_card(
+    cfg: ReleaseConfig,
+    *,
+    summary: Mapping[str, Any],
+    results: Mapping[str, Any],
+    roles: Sequence[Mapping[str, Any]],
+    plots: Sequence[str],
+    lineage: Mapping[str, Any],
+    example: Mapping[str, str],
+    eval_report: str | None = None,
+    base_model: str,
+    dataset_repo: str | None = None,
+    model_repo: str | None = None,
+) -> str:
+    """README.md of the model release (a PEFT LoRA adapter)."""
+    dataset_repo = dataset_repo or cfg.dataset_repo
+    langs = sorted({str(r["lang"]) for r in roles if r.get("lang")}) or ["en"]
+    metadata: dict[str, Any] = {
+        "base_model": base_model,
+        "library_name": "peft",
+        "pipeline_tag": "text-generation",
+        "license": cfg.model_license,
+        "language": langs,
+        "tags": ["lora", "peft", "trl", "sft", *cfg.tags],
+        "datasets": [dataset_repo],
+    }
+    index = model_index(cfg, results, dataset_repo)
+    if index:
+        metadata["model-index"] = index
+    hyper = summary.get("hyperparameters") or {}
+    training = summary.get("training") or {}
+    data = summary.get("data") or {}
+    role_rows = []
+    for role in roles:
+        name = str(role.get("name"))
+        role_rows.append(
+            {
+                "name": name,
+                "held_out": bool(role.get("held_out", False)),
+                "scores": results["per_role"].get(name, {}),
+            }
+        )
+    known = {r["name"] for r in role_rows}
+    role_rows += [
+        {"name": n, "held_out": False, "scores": s}
+        for n, s in sorted(results["per_role"].items())
+        if n not in known
+    ]
+    body = render(
+        "model_card.md.j2",
+        cfg=cfg,
+        repo_id=model_repo or cfg.model_repo,
+        dataset_repo=dataset_repo,
+        base_model=base_model,
+        base_identity=summary.get("base_model") or {},
+        results=results,
+        views=VIEWS,
+        view_text=VIEW_TEXT,
+        view_config=VIEW_CONFIG,
+        role_rows=role_rows,
+        plots=plots,
+        hyper=_flat(hyper, skip=("system_prompt_template",)),
+        system_prompt_template=hyper.get("system_prompt_template"),
+        training=training,
+        data=data,
+        versions=summary.get("versions") or {},
+        lineage=lineage,
+        example=example,
+        eval_report=eval_report,
+        citation=CITATION,
+        not_recorded=NOT_RECORDED,
+    )
+    return front_matter(metadata) + "\n" + body
+
+
+def _flat(obj: Mapping[str, Any], prefix: str = "", skip: Sequence[str] = ()) -> list[tuple]:
+    rows: list[tuple[str, Any]] = []
+    for key, value in obj.items():
+        if key in skip:
+            continue
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            rows += _flat(value, f"{name}.")
+        else:
+            rows.append((name, value))
+    return rows

@@ -1,0 +1,117 @@
+"""Find things that look like credentials in a folder before anything leaves the machine.
+
+Shapes looked for (bytes of every file, and the decoded strings of every Parquet shard, whose
+compressed pages would hide a token from a byte scan):
+
+    Hub tokens           hf_ + at least 30 letters/digits (real ones: hf_ + 34)
+    OpenAI keys          sk-[proj-|svcacct-|admin-] + at least 20 of [A-Za-z0-9_-], with a digit
+    private keys         -----BEGIN ... PRIVATE KEY-----
+
+Each shape must start a word, so English text such as "task-specific-instructions" does not
+match. A finding names the file and the shape, never the matched text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+_SHAPES: tuple[tuple[str, re.Pattern[bytes]], ...] = (
+    ("Hub token (hf_...)", re.compile(rb"(?<![A-Za-z0-9_])hf_[A-Za-z0-9]{30,}")),
+    (
+        "OpenAI key (sk-...)",
+        re.compile(rb"(?<![A-Za-z0-9_-])sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
+    ),
+    (
+        "private key",
+        re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"),
+    ),
+)
+_DIGIT = re.compile(rb"[0-9]")
+_CHUNK = 1 << 20
+_OVERLAP = 256
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: str
+    shape: str
+    where: str = ""  # "" for raw bytes, "column <name>" inside a Parquet shard
+
+    def line(self) -> str:
+        inside = f" ({self.where})" if self.where else ""
+        return f"{self.path}{inside}: looks like a {self.shape}"
+
+
+def _matches(data: bytes) -> Iterator[str]:
+    for shape, pattern in _SHAPES:
+        for match in pattern.finditer(data):
+            if shape.startswith("OpenAI") and not _DIGIT.search(match.group(0)[3:]):
+                continue  # prose like "sk-something-long-and-hyphenated" carries no digit
+            yield shape
+            break
+
+
+def scan_bytes(data: bytes) -> list[str]:
+    """The secret shapes present in ``data`` (each at most once)."""
+    return list(dict.fromkeys(_matches(data)))
+
+
+def _scan_file(path: Path) -> set[str]:
+    found: set[str] = set()
+    tail = b""
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            found.update(_matches(tail + chunk))
+            tail = chunk[-_OVERLAP:]
+    return found
+
+
+def _scan_parquet(path: Path) -> Iterator[tuple[str, str]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError):
+        return
+    for batch in parquet.iter_batches(batch_size=4096):
+        for name, column in zip(batch.schema.names, batch.columns, strict=True):
+            texts = _strings(column)
+            if texts:
+                blob = "\n".join(texts).encode("utf-8", "replace")
+                for shape in scan_bytes(blob):
+                    yield shape, f"column {name}"
+
+
+def _strings(column) -> list[str]:
+    import pyarrow as pa
+
+    kind = column.type
+    while pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        column = column.flatten()
+        kind = column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return [text for text in column.to_pylist() if text]
+    return []
+
+
+def scan_paths(paths: Iterable[Path], root: Path | None = None) -> list[Finding]:
+    """Findings for every file under the given files/folders (sorted by path)."""
+    findings: list[Finding] = []
+    for top in paths:
+        top = Path(top)
+        files = sorted(p for p in top.rglob("*") if p.is_file()) if top.is_dir() else [top]
+        for path in files:
+            label = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
+            for shape in sorted(_scan_file(path)):
+                findings.append(Finding(label, shape))
+            if path.suffix == ".parquet":
+                seen = set()
+                for shape, where in _scan_parquet(path):
+                    if (shape, where) not in seen:
+                        seen.add((shape, where))
+                        findings.append(Finding(label, shape, where))
+    return findings
