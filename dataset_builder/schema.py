@@ -64,7 +64,9 @@ class ConfigSpec:
 
 
 CONFIGS: tuple[ConfigSpec, ...] = (
-    ConfigSpec("eng_instruction_generalization_general", "en", "general", "instruction_generalization"),
+    ConfigSpec(
+        "eng_instruction_generalization_general", "en", "general", "instruction_generalization"
+    ),
     ConfigSpec(
         "eng_instruction_generalization_role_specific",
         "en",
@@ -72,7 +74,9 @@ CONFIGS: tuple[ConfigSpec, ...] = (
         "instruction_generalization",
     ),
     ConfigSpec("eng_role_generalization_general", "en", "general", "role_generalization"),
-    ConfigSpec("eng_role_generalization_role_specific", "en", "role_specific", "role_generalization"),
+    ConfigSpec(
+        "eng_role_generalization_role_specific", "en", "role_specific", "role_generalization"
+    ),
     ConfigSpec("zh_general", "zh", "general", "zh"),
     ConfigSpec("zh_role_specific", "zh", "role_specific", "zh"),
 )

@@ -192,6 +192,68 @@ def validate(
         raise GateFailed(result, report)
 
 
+@app.command("evaluate")
+def evaluate(
+    params: Annotated[
+        Path | None, typer.Option("--params", "-p", help="params file (default: ./params.yaml)")
+    ] = None,
+    data: Annotated[Path, typer.Option(help="RoleBench folder")] = Path("data/rolebench"),
+    model: Annotated[
+        str | None, typer.Option(help="model folder, Hub id, or served name (--backend openai)")
+    ] = None,
+    adapter: Annotated[str | None, typer.Option(help="PEFT adapter folder on --model")] = None,
+    no_base: Annotated[
+        bool, typer.Option("--no-base", help="with an adapter: skip the base model")
+    ] = False,
+    backend: Annotated[str | None, typer.Option(help="local or openai")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint")] = None,
+    api_key_env: Annotated[str | None, typer.Option(help="env variable with the key")] = None,
+    config: Annotated[
+        list[str] | None, typer.Option("--config", help="only these configs (repeatable)")
+    ] = None,
+    max_per_role: Annotated[int | None, typer.Option(help="first N test rows per role")] = None,
+    max_new_tokens: Annotated[int | None, typer.Option(help="answer length limit")] = None,
+    judge_base_url: Annotated[
+        str | None, typer.Option(help="turn the LLM judge on: its endpoint")
+    ] = None,
+    judge_model: Annotated[str | None, typer.Option(help="the judge's model name")] = None,
+    metrics: Annotated[Path, typer.Option(help="metrics JSON")] = Path("metrics/eval.json"),
+    reports: Annotated[Path, typer.Option(help="report folder")] = Path("reports"),
+) -> None:
+    """Rouge-L RAW / CUS / SPE (and an optional LLM judge) of RoCIT, its base and RoleGPT."""
+    from rolellm.config import EngineConfig
+    from training.evaluate import EvalPaths, EvaluateConfig, run_evaluate, with_overrides
+
+    if params is None and Path("params.yaml").is_file():
+        params = Path("params.yaml")
+    loaded = _params(params) if params else None
+    section = getattr(loaded, "evaluate", None)
+    cfg = section if isinstance(section, EvaluateConfig) else EvaluateConfig()
+    train_cfg = getattr(loaded, "train", None)
+    overrides = {
+        "model": model,
+        "adapter": adapter,
+        "no_base": no_base or None,
+        "backend": backend,
+        "base_url": base_url,
+        "api_key_env": api_key_env,
+        "configs": config or None,
+        "max_per_role": max_per_role,
+        "max_new_tokens": max_new_tokens,
+        "judge_base_url": judge_base_url,
+        "judge_model": judge_model,
+    }
+    cfg, engine = with_overrides(cfg, loaded.engine if loaded else EngineConfig(), overrides)
+    result = run_evaluate(
+        cfg,
+        engine,
+        EvalPaths(data=data, metrics=metrics, reports=reports),
+        train_template=getattr(train_cfg, "system_prompt_template", None),
+    )
+    typer.echo("\n".join(result.lines()))
+    typer.echo(f"report: {result.paths.report}")
+
+
 def main() -> None:
     try:
         app(standalone_mode=False)

@@ -22,7 +22,10 @@ from rolellm.engine.engine import Engine
 from rolellm.errors import InputError
 from tests.test_engine_local import ScriptedBackend
 
-GOOD = '{"description": "A brooding prince of Denmark who doubts everything.", "catchphrases": ["Words, words, words."]}'
+GOOD = (
+    '{"description": "A brooding prince of Denmark who doubts everything.", '
+    '"catchphrases": ["Words, words, words."]}'
+)
 
 
 def _cfg(tmp_path, **kw) -> ProfilesConfig:
