@@ -20,23 +20,16 @@ import pyarrow.parquet as pq
 import yaml
 
 from cards.config import ReleaseConfig
-from dataset_builder.schema import CONFIGS, CONFIGS_BY_NAME, SPLITS
+from dataset_builder.schema import CONFIGS, SPLITS
 
 TEMPLATES = Path(__file__).resolve().parent
 NOT_RECORDED = "not recorded"
-VIEWS: tuple[str, ...] = ("RAW", "CUS", "SPE")
+VIEWS: tuple[str, ...] = ("CUS", "RAW", "SPE")  # the paper's column order
 VIEW_TEXT = {
     "RAW": "general instructions against the original reference answer (instruction following)",
     "CUS": "general instructions against the RoleGPT in-character answers (speaking style)",
     "SPE": "role-specific questions against the Context-Instruct answers (role knowledge)",
 }
-# Where each view is measured when the evaluation report does not say.
-VIEW_CONFIG = {
-    "RAW": "eng_instruction_generalization_general",
-    "CUS": "eng_instruction_generalization_general",
-    "SPE": "eng_instruction_generalization_role_specific",
-}
-
 CITATION = """@article{wang2023rolellm,
   title   = {RoleLLM: Benchmarking, Eliciting, and Enhancing Role-Playing Abilities of Large Language Models},
   author  = {Zekun Moore Wang and Zhongyuan Peng and Haoran Que and Jiaheng Liu and Wangchunshu Zhou and Yuhan Wu and Hongcheng Guo and Ruitong Gan and Zehao Ni and Man Zhang and Zhaoxiang Zhang and Wanli Ouyang and Ke Xu and Wenhu Chen and Jie Fu and Junran Peng},
@@ -83,6 +76,7 @@ def _env() -> jinja2.Environment:
     env.filters["cell"] = md_cell
     env.filters["num"] = fmt_number
     env.filters["human_size"] = human_size
+    env.filters["pystr"] = lambda value: json.dumps(str(value), ensure_ascii=False)
     return env
 
 
@@ -135,7 +129,9 @@ def shard_stats(folder: Path) -> dict[tuple[str, str], dict[str, Any]]:
             roles = pq.read_table(path, columns=["role"]).column("role").to_pylist()
             stats[(spec.name, split)] = {
                 "rows": meta.num_rows,
-                "num_bytes": sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)),
+                "num_bytes": sum(
+                    meta.row_group(i).total_byte_size for i in range(meta.num_row_groups)
+                ),
                 "file_bytes": path.stat().st_size,
                 "per_role": Counter(roles),
                 "path": spec.shard_path(split),
@@ -258,7 +254,11 @@ def render_dataset_card(
     metadata = dataset_metadata(cfg, stats, langs)
     config_rows = []
     for spec in CONFIGS:
-        counts = {split: stats[(spec.name, split)]["rows"] for split in SPLITS if (spec.name, split) in stats}
+        counts = {
+            split: stats[(spec.name, split)]["rows"]
+            for split in SPLITS
+            if (spec.name, split) in stats
+        }
         if counts:
             config_rows.append({"spec": spec, "counts": counts})
     body = render(
@@ -281,123 +281,118 @@ def render_dataset_card(
 
 # --- evaluation results ---------------------------------------------------------------------
 
-_SCORE_KEYS = ("rouge_l", "rougeL", "rouge-l", "rougel", "f1", "mean", "score", "value")
-_OVERALL_KEYS = ("overall", "summary", "scores", "mean", "metrics", "results", "rouge_l")
-_ROLE_KEYS = ("per_role", "by_role", "roles", "role")
-_CONFIG_KEYS = ("per_config", "by_config", "configs", "settings")
+# metrics/eval.json (training/evaluate.py): {setting: {system: {CUS, RAW, SPE, avg,
+# SPE_by_type, judge: {win_rate, ci_low, ci_high, n}}}}; reports/eval_details.json adds
+# {"views": {setting: {system: {view: {mean, n, per_role: {role: score}}}}}}.
+SETTING_CONFIGS = {
+    "instruction_generalization": (
+        "eng_instruction_generalization_general",
+        "eng_instruction_generalization_role_specific",
+    ),
+    "role_generalization": (
+        "eng_role_generalization_general",
+        "eng_role_generalization_role_specific",
+    ),
+    "zh": ("zh_general", "zh_role_specific"),
+}
+SYSTEM_TEXT = {
+    "rocit": "this adapter on its base model",
+    "base": "the base model alone",
+    "model": "the evaluated model",
+    "rolegpt": "RoleGPT baseline (the rolegpt_baseline rows)",
+}
+MODEL_SYSTEMS = ("rocit", "model")  # the system that is this release, in order of preference
 
 
-def _score(value: Any) -> float | None:
-    if isinstance(value, bool):
+def view_config(setting: str, view: str) -> str | None:
+    pair = SETTING_CONFIGS.get(setting)
+    if pair is None:
         return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, Mapping):
-        for key in _SCORE_KEYS:
-            if key in value:
-                return _score(value[key])
-    return None
+    return pair[1] if view == "SPE" else pair[0]
 
 
-def _views(obj: Any) -> dict[str, float]:
-    """{RAW/CUS/SPE: score} found directly in ``obj`` (keys matched case-insensitively)."""
-    if not isinstance(obj, Mapping):
-        return {}
-    found = {}
-    for key, value in obj.items():
-        view = str(key).upper()
-        if view in VIEWS and (score := _score(value)) is not None:
-            found[view] = score
-    return found
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return None if math.isnan(value) else float(value)
 
 
-def _per_role(obj: Any) -> dict[str, dict[str, float]]:
-    if isinstance(obj, Mapping):
-        return {str(role): v for role, value in obj.items() if (v := _views(value))}
-    if isinstance(obj, list):
-        out = {}
-        for item in obj:
-            if isinstance(item, Mapping) and (item.get("role") or item.get("name")):
-                if views := _views(item):
-                    out[str(item.get("role") or item.get("name"))] = views
-        return out
-    return {}
+def eval_results(
+    metrics: Mapping[str, Any], details: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """What the model card shows of the evaluation stage's outputs.
 
-
-def normalise_eval(report: Mapping[str, Any]) -> dict[str, Any]:
-    """Read the evaluation report whatever its exact nesting.
-
-    Returns {"overall": {view: score}, "per_role": {role: {view: score}},
-    "per_config": {config: {view: score}}, "other": {name: scalar}}. Understood shapes:
-    views at the top level or under overall/summary/scores; per-role under per_role/by_role/
-    roles (a mapping or a list of {role, RAW, ...}); per-config under per_config/configs;
-    or view-first ({"RAW": {"overall": x, "per_role": {...}}}). A view's score is a number or
-    a mapping holding rouge_l/f1/mean/score/value.
+    Returns {"system": the system this release is, "settings": [{"setting", "rows":
+    [{"system", "label", CUS, RAW, SPE, avg, judge}]}], "per_role": {setting: {role:
+    {view: score}}}}.
     """
-    overall = _views(report)
-    if not overall:
-        for key in _OVERALL_KEYS:
-            if overall := _views(report.get(key)):
-                break
-    per_role: dict[str, dict[str, float]] = {}
-    for key in _ROLE_KEYS:
-        if per_role := _per_role(report.get(key)):
-            break
-    per_config: dict[str, dict[str, float]] = {}
-    for key in _CONFIG_KEYS:
-        value = report.get(key)
-        if isinstance(value, Mapping):
-            per_config = {str(c): v for c, item in value.items() if (v := _views(item))}
-            if per_config:
-                break
-    for view in VIEWS:  # view-first layout
-        block = next((v for k, v in report.items() if str(k).upper() == view), None)
-        if not isinstance(block, Mapping):
+    settings, systems_seen = [], []
+    for setting, systems in metrics.items():
+        if not isinstance(systems, Mapping):
             continue
-        for key in ("overall", "mean", "all"):
-            if view not in overall and (score := _score(block.get(key))) is not None:
-                overall[view] = score
-        for key in _ROLE_KEYS:
-            roles = block.get(key)
-            if isinstance(roles, Mapping):
-                for role, value in roles.items():
-                    if (score := _score(value)) is not None:
-                        per_role.setdefault(str(role), {})[view] = score
-    other = {
-        str(k): v
-        for k, v in report.items()
-        if str(k).upper() not in VIEWS
-        and isinstance(v, int | float | str)
-        and not isinstance(v, bool)
-        and len(str(v)) < 80
-    }
-    return {"overall": overall, "per_role": per_role, "per_config": per_config, "other": other}
+        rows = []
+        for system, views in systems.items():
+            if not isinstance(views, Mapping):
+                continue
+            judge = views.get("judge") if isinstance(views.get("judge"), Mapping) else {}
+            row = {"system": str(system), "label": SYSTEM_TEXT.get(str(system), str(system))}
+            row.update({view: _number(views.get(view)) for view in (*VIEWS, "avg")})
+            row["judge"] = _number(judge.get("win_rate"))
+            row["judge_n"] = judge.get("n")
+            rows.append(row)
+            systems_seen.append(str(system))
+        if rows:
+            settings.append({"setting": str(setting), "rows": rows})
+    system = next((s for s in MODEL_SYSTEMS if s in systems_seen), None)
+    per_role: dict[str, dict[str, dict[str, float]]] = {}
+    views_detail = (details or {}).get("views") if isinstance(details, Mapping) else None
+    if system and isinstance(views_detail, Mapping):
+        for setting, systems in views_detail.items():
+            cells = systems.get(system) if isinstance(systems, Mapping) else None
+            if not isinstance(cells, Mapping):
+                continue
+            for view, cell in cells.items():
+                roles = cell.get("per_role") if isinstance(cell, Mapping) else None
+                for role, score in (roles or {}).items():
+                    if (value := _number(score)) is not None:
+                        per_role.setdefault(str(setting), {}).setdefault(str(role), {})[view] = (
+                            value
+                        )
+    return {"system": system, "settings": settings, "per_role": per_role}
 
 
 def model_index(
     cfg: ReleaseConfig, results: Mapping[str, Any], dataset_repo: str
 ) -> list[dict[str, Any]]:
-    """The Hub's `model-index` block: one result per (view, dataset config)."""
-    entries: list[tuple[str, str, float]] = []
-    if results["per_config"]:
-        for config, views in sorted(results["per_config"].items()):
-            entries += [(view, config, views[view]) for view in VIEWS if view in views]
-    else:
-        entries = [(v, VIEW_CONFIG[v], results["overall"][v]) for v in VIEWS if v in results["overall"]]
+    """The Hub's `model-index` block: one result per (setting, view) of this model."""
     out = []
-    for view, config, value in entries:
-        dataset: dict[str, Any] = {"name": cfg.pretty_name, "type": dataset_repo}
-        if config in CONFIGS_BY_NAME:
-            dataset.update(config=config, split="test")
-        out.append(
-            {
-                "task": {"type": "text-generation", "name": f"Role-playing ({view})"},
-                "dataset": dataset,
-                "metrics": [
-                    {"type": "rougeL", "value": round(float(value), 4), "name": f"{view} Rouge-L F1"}
-                ],
-            }
-        )
+    for block in results["settings"]:
+        row = next((r for r in block["rows"] if r["system"] == results["system"]), None)
+        if row is None:
+            continue
+        for view in VIEWS:
+            if row[view] is None:
+                continue
+            dataset: dict[str, Any] = {"name": cfg.pretty_name, "type": dataset_repo}
+            config = view_config(block["setting"], view)
+            if config:
+                dataset.update(config=config, split="test")
+            out.append(
+                {
+                    "task": {
+                        "type": "text-generation",
+                        "name": f"Role-playing, {block['setting']} ({view})",
+                    },
+                    "dataset": dataset,
+                    "metrics": [
+                        {
+                            "type": "rougeL",
+                            "value": round(row[view], 4),
+                            "name": f"{view} Rouge-L F1",
+                        }
+                    ],
+                }
+            )
     return [{"name": cfg.model_name, "results": out}] if out else []
 
 
@@ -436,21 +431,16 @@ def render_model_card(
     hyper = summary.get("hyperparameters") or {}
     training = summary.get("training") or {}
     data = summary.get("data") or {}
-    role_rows = []
-    for role in roles:
-        name = str(role.get("name"))
-        role_rows.append(
-            {
-                "name": name,
-                "held_out": bool(role.get("held_out", False)),
-                "scores": results["per_role"].get(name, {}),
-            }
-        )
-    known = {r["name"] for r in role_rows}
-    role_rows += [
-        {"name": n, "held_out": False, "scores": s}
-        for n, s in sorted(results["per_role"].items())
-        if n not in known
+    held_out = {str(r.get("name")) for r in roles if r.get("held_out")}
+    per_role = [
+        {
+            "setting": setting,
+            "rows": [
+                {"name": name, "held_out": name in held_out, "scores": scores}
+                for name, scores in sorted(table.items())
+            ],
+        }
+        for setting, table in results["per_role"].items()
     ]
     body = render(
         "model_card.md.j2",
@@ -462,8 +452,7 @@ def render_model_card(
         results=results,
         views=VIEWS,
         view_text=VIEW_TEXT,
-        view_config=VIEW_CONFIG,
-        role_rows=role_rows,
+        per_role=per_role,
         plots=plots,
         hyper=_flat(hyper, skip=("system_prompt_template",)),
         system_prompt_template=hyper.get("system_prompt_template"),

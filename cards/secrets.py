@@ -14,7 +14,7 @@ match. A finding names the file and the shape, never the matched text.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,13 +59,16 @@ def scan_bytes(data: bytes) -> list[str]:
     return list(dict.fromkeys(_matches(data)))
 
 
-def _scan_file(path: Path) -> set[str]:
+def _scan_file(path: Path, needles: Sequence[tuple[str, bytes]] = ()) -> set[str]:
     found: set[str] = set()
+    overlap = max([_OVERLAP, *(len(n) for _, n in needles)])
     tail = b""
     with path.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
-            found.update(_matches(tail + chunk))
-            tail = chunk[-_OVERLAP:]
+            window = tail + chunk
+            found.update(_matches(window))
+            found.update(shape for shape, needle in needles if needle and needle in window)
+            tail = window[-overlap:]
     return found
 
 
@@ -98,15 +101,22 @@ def _strings(column) -> list[str]:
     return []
 
 
-def scan_paths(paths: Iterable[Path], root: Path | None = None) -> list[Finding]:
-    """Findings for every file under the given files/folders (sorted by path)."""
+def scan_paths(
+    paths: Iterable[Path],
+    root: Path | None = None,
+    needles: Sequence[tuple[str, bytes]] = (),
+) -> list[Finding]:
+    """Findings for every file under the given files/folders (sorted by path).
+
+    ``needles``: extra (shape name, exact bytes) to look for, e.g. the token in use.
+    """
     findings: list[Finding] = []
     for top in paths:
         top = Path(top)
         files = sorted(p for p in top.rglob("*") if p.is_file()) if top.is_dir() else [top]
         for path in files:
             label = str(path.relative_to(root)) if root and path.is_relative_to(root) else str(path)
-            for shape in sorted(_scan_file(path)):
+            for shape in sorted(_scan_file(path, needles)):
                 findings.append(Finding(label, shape))
             if path.suffix == ".parquet":
                 seen = set()

@@ -263,7 +263,7 @@ def system_prompt(role: Role, cfg: RoleGPTConfig) -> str:
     )
 
 
-def demo_turns(role: Role, demos: Sequence[Exchange], limit: int) -> list[dict[str, str]]:
+def demo_turns(demos: Sequence[Exchange], limit: int) -> list[dict[str, str]]:
     """Each exchange as a user turn (the other lines) and an assistant turn (the role's)."""
     turns = []
     for demo in demos:
@@ -298,7 +298,7 @@ def build_messages(
     if cfg.mode == "few_shot_prompt" and demos:
         system += "\n\n" + demo_text(role, demos, cfg)
     elif cfg.mode == "dialogue":
-        turns = demo_turns(role, demos, cfg.max_line_chars)
+        turns = demo_turns(demos, cfg.max_line_chars)
     final = {"role": "user", "content": user_turn(role, question, reference, cfg)}
     return [{"role": "system", "content": system}, *turns, final]
 

@@ -254,6 +254,152 @@ def evaluate(
     typer.echo(f"report: {result.paths.report}")
 
 
+def _release_config(params: Path):
+    from cards.config import ReleaseConfig
+
+    section = getattr(_params(params), "release", None) if params.is_file() else None
+    return section if isinstance(section, ReleaseConfig) else ReleaseConfig()
+
+
+@app.command("release")
+def release(
+    params: ParamsOpt = Path("params.yaml"),
+    data: Annotated[Path, typer.Option(help="RoleBench folder")] = Path("data/rolebench"),
+    validation_report: Annotated[
+        Path, typer.Option(help="quality gate report; must say success: true")
+    ] = Path("reports/validation.json"),
+    model_dir: Annotated[
+        Path, typer.Option(help="training output (adapter/, training_summary.json)")
+    ] = Path("models/rocit"),
+    eval_metrics: Annotated[Path, typer.Option(help="evaluation metrics JSON")] = Path(
+        "metrics/eval.json"
+    ),
+    reports: Annotated[
+        Path, typer.Option(help="evaluation reports (eval.md, eval_details.json, plots/)")
+    ] = Path("reports"),
+    metrics_dir: Annotated[Path, typer.Option(help="generation metrics folder")] = Path("metrics"),
+    out: Annotated[Path, typer.Option(help="release folder")] = Path("release"),
+    base: Annotated[Path | None, typer.Option(help="local base model for the model check")] = None,
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="dataset or model (repeatable)")
+    ] = None,
+    verify: Annotated[
+        bool | None, typer.Option("--verify/--no-verify", help="load what was built")
+    ] = None,
+) -> None:
+    """Build release/dataset and release/model (cards, shards, adapter) and verify them."""
+    from cards.release import PARTS, ReleasePaths, generation_settings, run_release
+
+    cfg = _release_config(params)
+    settings = generation_settings(_params(params)) if params.is_file() else {}
+    paths = ReleasePaths(
+        rolebench=data,
+        validation=validation_report,
+        model_dir=model_dir,
+        eval_metrics=eval_metrics,
+        eval_report=reports / "eval.md",
+        eval_details=reports / "eval_details.json",
+        eval_per_role=reports / "eval_per_role.csv",
+        plots=reports / "plots",
+        metrics_dir=metrics_dir,
+        dvc_lock=params.parent / "dvc.lock",
+        out=out,
+        base_model=base,
+    )
+    result = run_release(cfg, paths, tuple(only or PARTS), settings, verify)
+    typer.echo("\n".join(result.lines()))
+
+
+@app.command("push")
+def push(
+    params: ParamsOpt = Path("params.yaml"),
+    dataset_repo: Annotated[
+        str | None, typer.Option(help="dataset repo id (default: params release.org/name)")
+    ] = None,
+    model_repo: Annotated[
+        str | None, typer.Option(help="model repo id (default: params release.org/name)")
+    ] = None,
+    release_dir: Annotated[Path, typer.Option(help="release folder")] = Path("release"),
+    private: Annotated[bool, typer.Option("--private", help="create the repos private")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="print the plan (files, sizes, tag); send nothing")
+    ] = False,
+    validation_report: Annotated[
+        Path, typer.Option(help="quality gate report; must say success: true")
+    ] = Path("reports/validation.json"),
+    dvc_lock: Annotated[Path, typer.Option(help="pipeline state named by the tag")] = Path(
+        "dvc.lock"
+    ),
+) -> None:
+    """Publish the release folders to the Hub: one commit and one state tag per repo.
+
+    The token comes from HF_TOKEN or `hf auth login`; HF_ENDPOINT selects another Hub.
+    Without --dataset-repo/--model-repo both parts go to the repos named in params.yaml.
+    """
+    from cards.push import run_push, targets_from_options
+
+    cfg = _release_config(params)
+    defaults = {"dataset": cfg.dataset_repo, "model": cfg.model_repo}
+    targets = targets_from_options(release_dir, dataset_repo, model_repo, defaults)
+    run_push(
+        targets,
+        validation=validation_report,
+        dvc_lock=dvc_lock,
+        private=private,
+        dry_run=dry_run,
+        echo=typer.echo,
+    )
+
+
+@app.command("pull")
+def pull(
+    repo: Annotated[str, typer.Argument(help="Hub repo id (namespace/name)")],
+    type_: Annotated[str, typer.Option("--type", help="dataset or model")] = "dataset",
+    revision: Annotated[
+        str | None, typer.Option(help="branch, tag (e.g. state-<hash>) or commit")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="folder (default: the HF cache)")] = None,
+) -> None:
+    """Download a released repo at one pinned revision."""
+    from cards.pull import pull as run_pull
+
+    typer.echo(run_pull(repo, type_, revision, out).line())
+
+
+@app.command("chat")
+def chat(
+    model: Annotated[str, typer.Option(help="model folder or Hub id (adapter or full model)")],
+    role: Annotated[str, typer.Option(help="role name or slug")],
+    base: Annotated[str | None, typer.Option(help="base model of an adapter")] = None,
+    roles: Annotated[
+        Path | None, typer.Option(help="roles.json (default: the model's own)")
+    ] = None,
+    revision: Annotated[str | None, typer.Option(help="Hub revision of --model")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, mps")] = "auto",
+    max_new_tokens: Annotated[int, typer.Option(min=1, help="reply length limit")] = 256,
+    temperature: Annotated[float, typer.Option(min=0.0, help="0 = greedy")] = 0.7,
+    seed: Annotated[int, typer.Option(help="sampling seed")] = 0,
+    transcript: Annotated[
+        Path | None, typer.Option(help="append each turn (prompt messages, reply) as JSON")
+    ] = None,
+) -> None:
+    """Chat in the terminal as a role (streams tokens, keeps the history, /exit quits)."""
+    from cards.chat import start_chat
+
+    start_chat(
+        model,
+        role,
+        base=base,
+        roles=roles,
+        revision=revision,
+        device=device,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        seed=seed,
+        transcript=transcript,
+    )
+
+
 def main() -> None:
     try:
         app(standalone_mode=False)

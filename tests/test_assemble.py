@@ -58,12 +58,15 @@ def _ci_rows() -> list[dict]:
     rows = []
     for role in ROSTER:
         for i in range(10):
-            question = f"What happened in scene {i}, {role['name']}?"
+            zh = role["lang"] == "zh"
+            question = (
+                f"第{i}场发生了什么？" if zh else f"What happened in scene {i}, {role['name']}?"
+            )
             rows.append(
                 {
                     "role": role["name"],
                     "question": question,
-                    "answer": f"Scene {i} happened.",
+                    "answer": f"第{i}场打了妖怪。" if zh else f"Scene {i} happened.",
                     "type": "script_based" if i % 2 else "script_agnostic",
                     "confidence": 0.9,
                     "segment": i,

@@ -13,7 +13,9 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,6 +92,55 @@ def details(inputs: ReportInputs) -> dict[str, Any]:
 # --- plots -------------------------------------------------------------------------------
 
 
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "Arial Unicode MS",
+)
+
+
+def _has_cjk(texts: Sequence[str]) -> bool:
+    return any("\u2e80" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" for t in texts for ch in t)
+
+
+def cjk_font() -> str | None:
+    """An installed font that draws Chinese role names, if any."""
+    from matplotlib import font_manager
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    return next((name for name in CJK_FONTS if name in installed), None)
+
+
+@contextmanager
+def _fonts() -> Iterator[None]:
+    """DejaVu Sans with a CJK fallback when one is installed; without one, Chinese glyphs
+    are drawn as boxes (the report says so) and matplotlib's per-glyph warnings are muted."""
+    import matplotlib
+
+    family = ["DejaVu Sans", *([font] if (font := cjk_font()) else [])]
+    with matplotlib.rc_context({"font.family": family}), warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="Glyph .* missing from font", category=UserWarning
+        )
+        yield
+
+
+def plot_notes(summary: Summary) -> list[str]:
+    roles = [r for s in summary.settings for v in VIEWS for r in summary.roles(s, v)]
+    if _has_cjk(roles) and cjk_font() is None:
+        return [
+            "No CJK font is installed, so Chinese role names show as boxes in the plots "
+            f"(install one of: {', '.join(CJK_FONTS[:3])}); the CSV has the names."
+        ]
+    return []
+
+
 def _figure(height: float):
     from matplotlib.figure import Figure
 
@@ -102,7 +153,7 @@ def role_plot(summary: Summary, setting: str, view: str, path: Path) -> bool:
     systems = [s for s in summary.systems if summary.get(setting, s, view) is not None]
     if not roles or not systems:
         return False
-    fig = _figure(max(2.5, 0.3 * len(roles) * max(1, len(systems)) / 1.5 + 1.2))
+    fig = _figure(max(2.5, 1.2 + 0.1 * len(roles) * len(systems)))
     ax = fig.add_subplot()
     width = 0.8 / len(systems)
     for k, system in enumerate(systems):
@@ -114,9 +165,10 @@ def role_plot(summary: Summary, setting: str, view: str, path: Path) -> bool:
         ax.barh(offsets, values, height=width, label=system, color=colour)
     ax.set_yticks(range(len(roles)), labels=roles)
     ax.invert_yaxis()
+    ax.set_xlim(0.0, 1.0)
     ax.set_xlabel(f"Rouge-L F1 ({view})")
     ax.set_title(f"{view} per role: {setting}")
-    ax.legend(loc="lower right", fontsize="small")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     fig.savefig(path, format="png")
     return True
 
@@ -136,9 +188,10 @@ def overview_plot(summary: Summary, setting: str, path: Path) -> bool:
         offsets = [i + (k - (len(systems) - 1) / 2) * width for i in range(len(columns_all))]
         ax.bar(offsets, values, width=width, label=system, color=COLOURS.get(system))
     ax.set_xticks(range(len(columns_all)), labels=columns_all)
+    ax.set_ylim(0.0, 1.0)
     ax.set_ylabel("Rouge-L F1")
     ax.set_title(f"Overview: {setting}")
-    ax.legend(fontsize="small")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     fig.savefig(path, format="png")
     return True
 
@@ -146,7 +199,7 @@ def overview_plot(summary: Summary, setting: str, path: Path) -> bool:
 def write_plots(summary: Summary, folder: Path) -> list[tuple[str, str, Path]]:
     """Every plot, written into ``folder`` atomically; (setting, title, final path) each."""
     drawn: list[tuple[str, str, Path]] = []
-    with atomic_path(folder) as tmp:
+    with atomic_path(folder) as tmp, _fonts():
         tmp.mkdir(parents=True)
         for setting in summary.settings:
             name = f"{setting}_overview.png"
@@ -300,7 +353,8 @@ def header_section(inputs: ReportInputs) -> list[str]:
         *systems,
         "",
         f"Generation: greedy decoding, at most {inputs.max_new_tokens} new tokens, the "
-        f"role-conditioned system prompt of training (template from {inputs.template_source}).",
+        "role-conditioned system prompt of training (its template: "
+        f"{inputs.template_source}).",
         "",
         "Views:",
         "",
@@ -313,7 +367,7 @@ def header_section(inputs: ReportInputs) -> list[str]:
 
 
 def render_markdown(inputs: ReportInputs, plots: list[tuple[str, str, Path]], paths) -> str:
-    notes = [f"- {n}" for n in inputs.notes] or ["- none"]
+    notes = [f"- {n}" for n in [*inputs.notes, *plot_notes(inputs.summary)]] or ["- none"]
     lines = [
         *header_section(inputs),
         *rocit_section(inputs.summary, inputs.split),

@@ -19,11 +19,12 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from rolellm.config import Section
-from training.rouge import RougeL
-from training.score import Aggregate, aggregate
+
+if TYPE_CHECKING:  # rouge-score pulls in nltk: imported when scoring, not with the config
+    from training.rouge import RougeL
 
 View = Literal["CUS", "RAW", "SPE"]
 VIEWS: tuple[View, ...] = ("CUS", "RAW", "SPE")  # the paper's column order
@@ -99,6 +100,8 @@ class ScorerSet:
     def for_lang(self, lang: str) -> RougeL:
         scorer = self._scorers.get(lang)
         if scorer is None:
+            from training.rouge import RougeL
+
             s = self.settings
             scorer = self._scorers[lang] = RougeL(
                 "zh" if lang == "zh" else "en",
@@ -154,9 +157,9 @@ class Cell:
 
     @classmethod
     def of(cls, rows: Sequence[Scored]) -> Cell:
-        agg: Aggregate = aggregate(
-            [r.score for r in rows], [r.role for r in rows], [r.type for r in rows]
-        )
+        from training.score import aggregate
+
+        agg = aggregate([r.score for r in rows], [r.role for r in rows], [r.type for r in rows])
         counts = Counter(r.role for r in rows)
         return cls(agg.overall, agg.count, agg.per_role, dict(sorted(counts.items())), agg.per_type)
 

@@ -13,10 +13,13 @@ Generation goes through the engine (cached under ``cache_stage``, batched): gree
 role-conditioned system prompt of training (``training.prompts``; the template the adapter
 was trained with, read from its ``training_summary.json``, unless one is set here).
 
-Outputs: metrics JSON (DVC metrics), the per-role CSV, plots, the Markdown report, a details
-JSON, and predictions ``<reports>/predictions/<system>/<config>.jsonl`` in the release's row
-format ({role, question, generated: [answer]}, plus ``type`` for role-specific rows) so that
-``rolellm score`` can rescore them.
+Outputs: metrics JSON (DVC metrics: ``{setting: {system: {CUS, RAW, SPE, avg, SPE_by_type,
+judge?: {win_rate, ci_low, ci_high, n}}, rocit_minus_base: {CUS, SPE}}}``, RAW absent where
+no row has an original answer), the per-role CSV, plots, the Markdown report (see
+``training.eval_report``), a details JSON, and predictions
+``<reports>/predictions/<system>/<config>.jsonl`` in the release's row format ({role,
+question, generated: [answer]}, plus ``type`` for role-specific rows) so that ``rolellm
+score`` can rescore them.
 """
 
 from __future__ import annotations
@@ -29,14 +32,20 @@ from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 
-from dataset_builder.rolebench_io import list_shards, read_shard
 from dataset_builder.schema import CONFIGS_BY_NAME, SPLITS
 from rolellm.atomic import atomic_path, write_json
 from rolellm.config import EngineConfig, NonNegInt, PositiveInt, Section
-from rolellm.engine.engine import build_engine
 from rolellm.engine.types import ChatRequest, SamplingParams
 from rolellm.errors import ConfigError, InputError
-from training.eval_views import EvalItem, RougeSettings, ScorerSet, score_system, summarise
+from training.eval_views import (
+    EvalItem,
+    RougeSettings,
+    ScorerSet,
+    Summary,
+    compare,
+    score_system,
+    summarise,
+)
 from training.judge import JudgeConfig, JudgeItem, JudgeResult, judge_items, sample_items
 from training.prompts import (
     DEFAULT_SYSTEM_PROMPT_TEMPLATE,
@@ -172,9 +181,12 @@ class EvalData:
     baseline: list[str | None] | None
     cards: list[RoleCard]
     notes: list[str] = field(default_factory=list)
+    without_baseline: list[str] = field(default_factory=list)  # configs with no such split
 
 
 def _configs(folder: Path, cfg: EvaluateConfig) -> list[str]:
+    from dataset_builder.rolebench_io import list_shards
+
     present = {config for config, split in list_shards(folder) if split == cfg.split}
     if cfg.configs is not None:
         missing = [c for c in cfg.configs if c not in present]
@@ -188,6 +200,8 @@ def _configs(folder: Path, cfg: EvaluateConfig) -> list[str]:
 
 
 def _rows(folder: Path, config: str, split: str) -> list[dict[str, Any]]:
+    from dataset_builder.rolebench_io import read_shard
+
     return read_shard(folder, config, split).to_dict("records")
 
 
@@ -247,25 +261,28 @@ def _cards(folder: Path, items: list[EvalItem], notes: list[str]) -> list[RoleCa
 
 def load_eval_data(folder: Path, cfg: EvaluateConfig) -> EvalData:
     """Test rows of the chosen configs and, when present, their rolegpt_baseline answers."""
+    from dataset_builder.rolebench_io import list_shards
+
     folder = Path(folder)
     shards = set(list_shards(folder))
     items: list[EvalItem] = []
     baseline: list[str | None] = []
-    have_baseline = False
+    without: list[str] = []
     for config in _configs(folder, cfg):
         config_items = [_item(config, r) for r in _rows(folder, config, cfg.split)]
         if cfg.max_per_role is not None:
             config_items = _first_per_role(config_items, cfg.max_per_role)
         items.extend(config_items)
         if cfg.rolegpt and (config, "rolegpt_baseline") in shards:
-            have_baseline = True
             rows = _rows(folder, config, "rolegpt_baseline")
             baseline.extend(match_baseline(config_items, rows))
         else:
+            without.append(config)
             baseline.extend([None] * len(config_items))
     notes: list[str] = []
     cards = _cards(folder, items, notes)
-    return EvalData(items, baseline if have_baseline else None, cards, notes)
+    have = len(without) < len({item.config for item in items}) and cfg.rolegpt
+    return EvalData(items, baseline if have else None, cards, notes, without if have else [])
 
 
 def _first_per_role(items: list[EvalItem], limit: int) -> list[EvalItem]:
@@ -290,12 +307,20 @@ def data_notes(data: EvalData, cfg: EvaluateConfig) -> list[str]:
             "release."
         )
     if data.baseline is not None:
-        missing = sum(b is None for b in data.baseline)
+        pairs = [
+            (item, b)
+            for item, b in zip(data.items, data.baseline, strict=True)
+            if item.config not in data.without_baseline
+        ]
+        missing = sum(b is None for _, b in pairs)
         if missing:
             notes.append(
-                f"{BASELINE}: {missing} of {len(data.items)} test rows have no "
-                "rolegpt_baseline answer (matched by role + question); they are left out of "
-                f"{BASELINE}'s scores."
+                f"{BASELINE}: {missing} of {len(pairs)} test rows have no rolegpt_baseline "
+                f"answer (matched by role + question); they are left out of {BASELINE}'s scores."
+            )
+        if data.without_baseline:
+            notes.append(
+                f"{BASELINE}: no rolegpt_baseline split for " + ", ".join(data.without_baseline)
             )
     if cfg.max_per_role is not None:
         notes.append(f"At most {cfg.max_per_role} test rows per role and config (max_per_role).")
@@ -340,7 +365,7 @@ def resolve_template(cfg: EvaluateConfig, train_template: str | None = None) -> 
         return trained, "the adapter's training_summary.json"
     if train_template is not None:
         return train_template, "train.system_prompt_template"
-    return DEFAULT_SYSTEM_PROMPT_TEMPLATE, "the default template (training.prompts)"
+    return DEFAULT_SYSTEM_PROMPT_TEMPLATE, "the default of training.prompts"
 
 
 def resolve_model(cfg: EvaluateConfig) -> str:
@@ -419,6 +444,8 @@ def requests_for(
 
 def generate(system: ModelSystem, requests: list[ChatRequest], index: list[int], stage: str):
     """Answers of one system to every item (via the cached, batched engine)."""
+    from rolellm.engine.engine import build_engine
+
     engine = build_engine(system.engine, stage)
     try:
         results = engine.generate(requests)
@@ -435,7 +462,8 @@ def generate(system: ModelSystem, requests: list[ChatRequest], index: list[int],
 def judge_groups(
     data: EvalData, answers: dict[str, Answers], cfg: JudgeConfig
 ) -> dict[tuple[str, str], list[JudgeItem]]:
-    """(setting, system) -> items where both the system and the baseline answered."""
+    """(setting, system) -> items with a baseline answer; a failed or empty answer is
+    judged as an empty answer (as Rouge-L scores it 0), so failures cannot raise a win rate."""
     groups: dict[tuple[str, str], list[JudgeItem]] = defaultdict(list)
     if data.baseline is None:
         return groups
@@ -445,8 +473,8 @@ def judge_groups(
             raise ConfigError(f"evaluate.judge.systems: no system {name!r} in this run")
         rows = zip(data.items, data.cards, answers[name].texts, data.baseline, strict=True)
         for item, card, answer, base in rows:
-            if answer and base:
-                judged = JudgeItem(card.name, card.description, item.question, answer, base)
+            if base:
+                judged = JudgeItem(card.name, card.description, item.question, answer or "", base)
                 groups[(item.setting, name)].append(judged)
     return groups
 
@@ -454,6 +482,8 @@ def judge_groups(
 def run_judge(
     data: EvalData, answers: dict[str, Answers], cfg: JudgeConfig, cache_dir: str
 ) -> dict[tuple[str, str], JudgeResult]:
+    from rolellm.engine.engine import build_engine
+
     engine_cfg = EngineConfig(
         backend="openai", openai=cfg.openai, json_retries=cfg.json_retries, cache_dir=cache_dir
     )
@@ -505,6 +535,9 @@ class EvalResult:
         for setting, systems in self.metrics.items():
             for system, views in systems.items():
                 shown = " ".join(f"{k}={v:.4f}" for k, v in views.items() if isinstance(v, float))
+                judged = views.get("judge") or {}
+                if judged.get("win_rate") is not None:
+                    shown += f" judge_win_rate={judged['win_rate']:.3f} (n={judged['n']})"
                 out.append(f"{setting} {system}: {shown}")
         return out + [f"note: {n}" for n in self.notes]
 
@@ -525,21 +558,10 @@ def run_evaluate(
     requests, index = requests_for(data, template, cfg)
     answers = {s.name: generate(s, requests, index, cfg.cache_stage) for s in systems}
     notes = data_notes(data, cfg) + _failure_notes(answers)
-    # A failed generation scores as an empty answer (0); a missing baseline is not scored.
-    texts = {name: [t or "" for t in a.texts] for name, a in answers.items()}
-    predictions: dict[str, list[str | None]] = {n: list(t) for n, t in texts.items()}
-    scorers = ScorerSet(cfg.rouge)
-    scored = [
-        row for name, t in texts.items() for row in score_system(name, data.items, t, scorers)
-    ]
-    if data.baseline is not None:
-        predictions[BASELINE] = data.baseline
-        scored += score_system(BASELINE, data.items, data.baseline, scorers)
-    summary = summarise(scored, SYSTEM_ORDER)
+    predictions = all_predictions(data, answers)
+    summary = score_all(data.items, predictions, cfg.rouge)
     judged = run_judge(data, answers, cfg.judge, engine.cache_dir) if cfg.judge.enabled else {}
-    metrics = summary.metrics()
-    for (setting, system), result in judged.items():
-        metrics.setdefault(setting, {}).setdefault(system, {})["judge"] = _judge_metrics(result)
+    metrics = build_metrics(summary, judged)
     write_json(paths.metrics, metrics)
     write_predictions(paths.predictions, predictions, data.items)
     inputs = ReportInputs(
@@ -556,6 +578,40 @@ def run_evaluate(
     )
     write_report(inputs, paths)
     return EvalResult(metrics, notes, paths, summary.systems)
+
+
+def all_predictions(data: EvalData, answers: dict[str, Answers]) -> dict[str, list[str | None]]:
+    """Each system's answer per item. A failed generation is an empty answer (scored 0);
+    the baseline's None (no rolegpt_baseline row) is not scored."""
+    out: dict[str, list[str | None]] = {
+        name: [t or "" for t in a.texts] for name, a in answers.items()
+    }
+    if data.baseline is not None:
+        out[BASELINE] = data.baseline
+    return out
+
+
+def score_all(
+    items: list[EvalItem], predictions: dict[str, list[str | None]], rouge: RougeSettings
+) -> Summary:
+    scorers = ScorerSet(rouge)
+    scored = [
+        row
+        for name, texts in predictions.items()
+        for row in score_system(name, items, texts, scorers)
+    ]
+    return summarise(scored, SYSTEM_ORDER)
+
+
+def build_metrics(summary: Summary, judged: dict[tuple[str, str], JudgeResult]) -> dict[str, Any]:
+    """The DVC metrics: views per setting and system, RoCIT − base, judge win rates."""
+    metrics = summary.metrics()
+    for row in compare(summary, "rocit", "base"):
+        delta = metrics[row["setting"]].setdefault("rocit_minus_base", {})
+        delta[row["view"]] = round(row["delta"], 6)
+    for (setting, system), result in judged.items():
+        metrics.setdefault(setting, {}).setdefault(system, {})["judge"] = _judge_metrics(result)
+    return metrics
 
 
 def _judge_metrics(result: JudgeResult) -> dict[str, Any]:

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field, field_validator
 
 from rolellm.config import NonNegInt, OpenAIBackendConfig, PositiveInt, Section
-from rolellm.engine.engine import Engine
 from rolellm.engine.types import ChatRequest, ChatResult, SamplingParams
+
+if TYPE_CHECKING:
+    from rolellm.engine.engine import Engine
 
 A_TAG, A_END = "[Answer A]", "[End of Answer A]"
 B_TAG, B_END = "[Answer B]", "[End of Answer B]"
