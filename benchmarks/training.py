@@ -5,6 +5,7 @@ Same data, model, LoRA config and batch through
   (a) a plain TRL ``SFTTrainer`` script written here, padding-free batches;
   (b) our code path, ``training.rocit.train``, padding-free batches (the default);
   (c) our code path with padded batches;
+  (d) with --same-attention: (b) on plain ``sdpa``, TRL's attention, to show the overhead alone;
 
 on varied-length role-play chat data. Throughput is measured between the end of the warm-up
 steps and the end of the run, so model loading, tokenisation and saving are left out; each
@@ -15,8 +16,11 @@ The last line printed is JSON::
 
     {"ratio_vs_trl": b / a, "padding_free_speedup": b / c, ...}
 
-Goals: ratio_vs_trl >= 0.95, padding_free_speedup >= 1.2. Model: models/smollm2 when
-present (else the embedded GGUF is converted to a temporary folder; else a random Llama).
+Goals: ratio_vs_trl >= 0.95, padding_free_speedup >= 1.2. Our padding-free path runs
+per-sample attention (``sdpa_varlen``, training/rocit_attention.py) where TRL's default
+attends over the whole packed row, so (b) is expected to beat (a), not just match it.
+Model: models/smollm2 when present (else the embedded GGUF is converted to a temporary
+folder; else a random Llama).
 
     .venv/bin/python -m benchmarks.training [--steps 3] [--rounds 1] [--batch 8] [--threads 1]
 """
@@ -217,6 +221,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="runs per configuration (best kept)")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument(
+        "--same-attention",
+        action="store_true",
+        help="also run our path on plain sdpa (TRL's attention) to isolate its overhead",
+    )
     # One intra-op thread by default: on shared, oversubscribed cores two threads run the
     # same step 4-5x slower and far less repeatably. 0 keeps torch's default.
     parser.add_argument("--threads", type=int, default=1, help="torch threads (0: default)")
@@ -239,17 +248,19 @@ def main() -> None:
             batching="padding_free",
         )
         runs = [
-            ("trl_padding_free", plain_trl, "padding_free"),
-            ("ours_padding_free", ours, "padding_free"),
-            ("ours_padded", ours, "padded"),
+            ("trl_padding_free", plain_trl, {"batching": "padding_free"}),
+            ("ours_padding_free", ours, {"batching": "padding_free"}),
+            ("ours_padded", ours, {"batching": "padded"}),
         ]
+        if ns.same_attention:  # our path on TRL's own attention: overhead alone
+            runs.append(("ours_padding_free_sdpa", ours, {"attn_implementation": "sdpa"}))
         cpu: dict[str, float] = {}
         wall: dict[str, float] = {}
         for round_ in range(ns.rounds):  # alternate the order; keep each config's best
-            for name, run, batching in runs if round_ % 2 == 0 else runs[::-1]:
+            for name, run, update in runs if round_ % 2 == 0 else runs[::-1]:
                 meter = Throughput(ns.warmup)
                 out = work / f"{name}-{round_}"  # a fresh folder: never resume a finished run
-                run(cfg.model_copy(update={"batching": batching}), data, out, meter)
+                run(cfg.model_copy(update=update), data, out, meter)
                 cpu[name] = max(cpu.get(name, 0.0), meter.tokens_per_cpu_s)
                 wall[name] = max(wall.get(name, 0.0), meter.tokens_per_wall_s)
                 print(
@@ -260,10 +271,16 @@ def main() -> None:
     # The ratios use CPU time when torch runs one thread: on shared cores wall time mostly
     # measures the neighbours, while one thread's CPU time is what the step costs an idle core.
     rates = cpu if torch.get_num_threads() == 1 else wall
+    trl = rates["trl_padding_free"]
     summary = {
-        "ratio_vs_trl": round(rates["ours_padding_free"] / rates["trl_padding_free"], 3),
+        "ratio_vs_trl": round(rates["ours_padding_free"] / trl, 3),
         "padding_free_speedup": round(rates["ours_padding_free"] / rates["ours_padded"], 3),
         "clock": "cpu" if rates is cpu else "wall",
+        **(
+            {"ratio_vs_trl_same_attention": round(rates["ours_padding_free_sdpa"] / trl, 3)}
+            if ns.same_attention
+            else {}
+        ),
         "tokens_per_cpu_s": {k: round(v, 1) for k, v in cpu.items()},
         "tokens_per_wall_s": {k: round(v, 1) for k, v in wall.items()},
         "model": model_name,

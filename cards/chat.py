@@ -71,7 +71,9 @@ def load_model(folder: Path, base: str | None = None, device: str = "auto") -> t
     """(model, tokenizer): an adapter folder on its base model, or a full model folder."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # the terminal is for the conversation
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     adapter_config = folder / "adapter_config.json"

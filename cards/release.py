@@ -33,6 +33,7 @@ import yaml
 
 from cards.config import ReleaseConfig
 from cards.push import check_validation_report
+from cards.secrets import scan_paths
 from rolellm.atomic import atomic_path
 from rolellm.errors import InputError, RolellmError
 
@@ -104,9 +105,9 @@ class ReleaseResult:
 # --- small readers -------------------------------------------------------------------------
 
 
-def _read_json(path: Path, what: str) -> Any:
+def _read_json(path: Path, what: str, hint: str = "") -> Any:
     if not path.is_file():
-        raise InputError(f"{path}: {what} not found")
+        raise InputError(f"{path}: {what} not found{f' ({hint})' if hint else ''}")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
@@ -158,7 +159,9 @@ def _sha256_json(obj: Any) -> str:
 # --- generation provenance -----------------------------------------------------------------
 
 
-def generation_settings(params: Any) -> dict[str, dict[str, Any]]:
+def generation_settings(
+    params: Any, dvc_lock: Path = Path("dvc.lock")
+) -> dict[str, dict[str, Any]]:
     """What params.yaml says about each generating stage: generator, seed, prompt hash.
 
     Read defensively (a section that does not exist yet is simply not described); the CLI
@@ -166,7 +169,7 @@ def generation_settings(params: Any) -> dict[str, dict[str, Any]]:
     """
     settings: dict[str, dict[str, Any]] = {}
     engine = getattr(params, "engine", None)
-    generator = _generator(engine, dvc_outputs(Path("dvc.lock"))) if engine else None
+    generator = _generator(engine, dvc_outputs(dvc_lock)) if engine else None
     rolegpt = getattr(params, "rolegpt", None)
     if rolegpt is not None:
         templates = None
@@ -265,6 +268,7 @@ def generation_provenance(
                 "sampling": metrics.get("sampling") or given.get("sampling"),
                 "prompt_templates_sha256": metrics.get("prompt_templates_sha256")
                 or given.get("prompt_templates_sha256"),
+                "settings": metrics.get("settings") or given.get("settings"),
                 "filters": filters or None,
                 "stats": stats or None,
                 "source": str(path) if metrics else None,
@@ -347,7 +351,7 @@ def verify_dataset(folder: Path) -> list[str]:
 def _eval_results(paths: ReleasePaths) -> dict[str, Any]:
     from cards.render import eval_results
 
-    metrics = _read_json(paths.eval_metrics, "evaluation metrics (run `rolellm evaluate` first)")
+    metrics = _read_json(paths.eval_metrics, "evaluation metrics", "run `rolellm evaluate` first")
     if not isinstance(metrics, dict):
         raise InputError(f"{paths.eval_metrics}: expected a JSON object")
     details = None
@@ -413,7 +417,7 @@ def build_model(
         (adapter / name).is_file() for name in ADAPTER_WEIGHTS
     ):
         raise InputError(f"{adapter}: no trained adapter yet (run `rolellm train` first)")
-    summary = _read_json(paths.training_summary, "training summary (run `rolellm train` first)")
+    summary = _read_json(paths.training_summary, "training summary", "run `rolellm train` first")
     results = _eval_results(paths)
     base_id = base_model_id(cfg, summary)
     template = (summary.get("hyperparameters") or {}).get("system_prompt_template")
@@ -477,7 +481,6 @@ def verify_model(
     """Load base + adapter with PEFT, check every adapter tensor arrived, generate one reply."""
     import torch
     from peft import PeftModel
-    from peft.utils import get_peft_model_state_dict
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from training.prompts import DEFAULT_SYSTEM_PROMPT_TEMPLATE, RoleCard, build_messages
@@ -491,14 +494,13 @@ def verify_model(
         raise VerifyError(f"{folder}: PEFT could not load the adapter on {base}: {first}") from None
     weights = folder / "adapter_model.safetensors"
     if weights.is_file():
-        from safetensors import safe_open
+        from safetensors.torch import load_file
 
-        with safe_open(str(weights), framework="pt") as fh:
-            saved = set(fh.keys())
-        loaded = set(get_peft_model_state_dict(model).keys())
-        missing = sorted(saved - loaded)
-        if missing:
-            raise VerifyError(f"{folder}: adapter tensors not loaded by PEFT, e.g. {missing[0]}")
+        state = {k.replace(".default.", "."): v for k, v in model.state_dict().items()}
+        for key, tensor in load_file(str(weights)).items():
+            loaded = state.get(key)
+            if loaded is None or not torch.equal(loaded.to(tensor.dtype).cpu(), tensor):
+                raise VerifyError(f"{folder}: adapter tensor {key} was not loaded by PEFT")
     chat = json.loads((folder / "rolellm.json").read_text(encoding="utf-8"))
     template = chat.get("system_prompt_template") or DEFAULT_SYSTEM_PROMPT_TEMPLATE
     entry = next((r for r in roles if not r.get("held_out")), roles[0] if roles else {"name": "x"})
@@ -574,6 +576,10 @@ def run_release(
             result.checks.append(
                 f"model check: PEFT adapter on {base} answered {json.dumps(reply[:60])}"
             )
+        findings = scan_paths(list(staged.values()))
+        if findings:
+            more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+            raise VerifyError(f"release: {findings[0].line()}{more}; nothing released")
         for part, folder in staged.items():
             result.files[part] = _file_sizes(folder)
             result.folders[part] = paths.out / part

@@ -82,6 +82,90 @@ def instructions(
     typer.echo(f"{counts['total']} instruction(s) in {cfg.out} ({counts['test']} test-only)")
 
 
+GENERATED = Path("data/generated")
+
+
+@app.command("rolegpt")
+def rolegpt(
+    params: ParamsOpt = Path("params.yaml"),
+    pool: Annotated[Path, typer.Option(help="instruction pool")] = Path(
+        "data/instructions/pool.jsonl"
+    ),
+    profiles: Annotated[Path, typer.Option(help="profiles folder")] = Path("data/profiles"),
+    out: Annotated[Path, typer.Option(help="output JSONL")] = GENERATED / "rolegpt.jsonl",
+    metrics: Annotated[Path, typer.Option(help="metrics file")] = Path("metrics/rolegpt.json"),
+) -> None:
+    """RoleGPT: in-character answers to general instructions (dialogue engineering)."""
+    from dataset_builder.rolegpt import run_rolegpt
+
+    cfg = _params(params)
+    with _engine(cfg, "rolegpt") as engine:
+        result = run_rolegpt(pool, profiles, out, cfg.rolegpt, engine)
+    _write_metrics(metrics, result)
+    typer.echo(f"rolegpt: {out}")
+
+
+@app.command("context-instruct")
+def context_instruct(
+    params: ParamsOpt = Path("params.yaml"),
+    profiles: Annotated[Path, typer.Option(help="profiles folder")] = Path("data/profiles"),
+    out: Annotated[Path, typer.Option(help="output JSONL")] = GENERATED / "context_instruct.jsonl",
+    metrics: Annotated[Path, typer.Option(help="metrics file")] = Path(
+        "metrics/context_instruct.json"
+    ),
+) -> None:
+    """Context-Instruct: role-specific question/answer/confidence items from profiles."""
+    from dataset_builder.context_instruct import run_context_instruct
+
+    cfg = _params(params)
+    with _engine(cfg, "context_instruct") as engine:
+        result = run_context_instruct(profiles, out, cfg.context_instruct, engine)
+    _write_metrics(metrics, result)
+    typer.echo(f"context-instruct: {out}")
+
+
+@app.command("assemble")
+def assemble(
+    params: ParamsOpt = Path("params.yaml"),
+    generated: Annotated[Path, typer.Option(help="generation outputs")] = GENERATED,
+    roles: Annotated[Path, typer.Option(help="roster")] = Path("data/profiles/roles.json"),
+    out: Annotated[Path, typer.Option(help="RoleBench folder")] = Path("data/rolebench"),
+    metrics: Annotated[Path, typer.Option(help="metrics file")] = Path("metrics/assemble.json"),
+) -> None:
+    """Assemble RoleBench shards (parquet + card) that load_dataset reads."""
+    from dataset_builder.assemble import run_assemble
+
+    cfg = _params(params)
+    result = run_assemble(
+        generated / "rolegpt.jsonl", generated / "context_instruct.jsonl", roles, out, cfg.assemble
+    )
+    _write_metrics(metrics, result)
+    typer.echo(f"RoleBench written: {out}")
+
+
+class _engine:
+    """The stage's engine; its cache statistics are printed when the stage ends."""
+
+    def __init__(self, cfg: Params, stage: str):
+        from rolellm.engine.engine import build_engine
+
+        self.engine = build_engine(cfg.engine, stage)
+
+    def __enter__(self):
+        return self.engine
+
+    def __exit__(self, *exc) -> None:
+        self.engine.close()
+        stats = self.engine.stats
+        typer.echo(f"cache: {stats.cache_hits} hit(s), {stats.cache_misses} miss(es)", err=True)
+
+
+def _write_metrics(path: Path, metrics: dict) -> None:
+    from rolellm.atomic import write_json
+
+    write_json(path, metrics)
+
+
 @app.command("score")
 def score(
     predictions: Annotated[
@@ -134,9 +218,9 @@ def train(
     """RoCIT: fine-tune a LoRA adapter on RoleBench (also under `accelerate launch`)."""
     from training.rocit import TrainPaths
     from training.rocit import train as run_training
-    from training.rocit_config import TrainConfig, apply_overrides
+    from training.rocit_config import apply_overrides
 
-    cfg = apply_overrides(getattr(_params(params), "train", None) or TrainConfig(), set_ or [])
+    cfg = apply_overrides(_params(params).train, set_ or [])
     paths = TrainPaths(
         data_dir=data,
         out_dir=out,
@@ -291,7 +375,8 @@ def release(
     from cards.release import PARTS, ReleasePaths, generation_settings, run_release
 
     cfg = _release_config(params)
-    settings = generation_settings(_params(params)) if params.is_file() else {}
+    dvc_lock = params.parent / "dvc.lock"
+    settings = generation_settings(_params(params), dvc_lock) if params.is_file() else {}
     paths = ReleasePaths(
         rolebench=data,
         validation=validation_report,
@@ -302,7 +387,7 @@ def release(
         eval_per_role=reports / "eval_per_role.csv",
         plots=reports / "plots",
         metrics_dir=metrics_dir,
-        dvc_lock=params.parent / "dvc.lock",
+        dvc_lock=dvc_lock,
         out=out,
         base_model=base,
     )

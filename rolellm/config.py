@@ -98,14 +98,24 @@ class PrepareModelConfig(Section):
 
 def _stage_sections() -> dict[str, tuple[type, object]]:
     """Sections owned by stage modules (imported late: they import this module)."""
+    from dataset_builder.assemble import AssembleConfig
+    from dataset_builder.context_instruct import ContextInstructConfig
     from dataset_builder.instructions import InstructionsConfig
     from dataset_builder.profiles_config import ProfilesConfig
+    from dataset_builder.rolegpt import RoleGPTConfig
     from dataset_builder.validation.config import ValidateConfig
+    from training.evaluate import EvaluateConfig
+    from training.rocit_config import TrainConfig
 
     return {
         "profiles": (ProfilesConfig, ProfilesConfig()),
         "instructions": (InstructionsConfig, InstructionsConfig()),
+        "rolegpt": (RoleGPTConfig, RoleGPTConfig()),
+        "context_instruct": (ContextInstructConfig, ContextInstructConfig()),
+        "assemble": (AssembleConfig, AssembleConfig()),
         "validation": (ValidateConfig, ValidateConfig()),
+        "train": (TrainConfig, TrainConfig()),
+        "evaluate": (EvaluateConfig, EvaluateConfig()),
     }
 
 

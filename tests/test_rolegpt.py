@@ -14,7 +14,6 @@ from dataset_builder.rolegpt import (
     RoleGPTConfig,
     build_messages,
     load_pool,
-    load_roles,
     run_rolegpt,
     system_prompt,
 )
@@ -151,7 +150,13 @@ def test_long_exchanges_are_skipped():
 
 
 def _role() -> Role:
-    return load_roles(make_profiles(Path(tempfile.mkdtemp()), (HAMLET,)))[0]
+    return Role(
+        "HAMLET",
+        "hamlet",
+        "en",
+        description=HAMLET["description"],
+        catchphrases=tuple(HAMLET["catchphrases"]),
+    )
 
 
 def _demos(k: int = 2):

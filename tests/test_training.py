@@ -319,6 +319,48 @@ def test_padding_free_batches_flatten_and_mask_boundaries(tiny_model, rolebench,
     assert len(starts) == 3 and (batch["labels"][0, starts] == -100).all()
 
 
+def test_varlen_attention_matches_each_sample_alone(tiny_model) -> None:
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    from training.rocit_attention import register
+
+    name = register()
+    alone_model = AutoModelForCausalLM.from_pretrained(tiny_model, attn_implementation="sdpa")
+    packed_model = AutoModelForCausalLM.from_pretrained(tiny_model, attn_implementation=name)
+    torch.manual_seed(1)
+    vocab = alone_model.config.vocab_size
+    seqs = [torch.randint(3, vocab, (n,)).tolist() for n in (5, 17, 1, 9)]
+    collate = DataCollatorForLanguageModeling(pad_token_id=0, padding_free=True)
+    batch = collate([{"input_ids": s} for s in seqs])
+    batch.pop("labels")
+    with torch.no_grad():
+        packed = packed_model(**batch, use_cache=False).logits[0]
+        alone = torch.cat([alone_model(input_ids=torch.tensor([s])).logits[0] for s in seqs])
+        padded = packed_model(input_ids=torch.tensor([seqs[1]])).logits[0]  # plain sdpa path
+    torch.testing.assert_close(packed, alone, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(padded, alone[5:22], atol=1e-5, rtol=1e-5)
+    assert name not in packed_model.config.to_json_string()  # never written into a saved config
+
+
+@pytest.mark.parametrize("batching", ["padded", "packing"])
+def test_other_batching_modes_train(batching, tiny_model, rolebench, tmp_path) -> None:
+    cfg = tiny_cfg(tiny_model, batching=batching, max_steps=1, max_length=200)
+    result = train(cfg, paths_for(tmp_path, rolebench))
+    assert result.summary["training"]["tokens_seen"] > 0
+    assert result.summary["training"]["final_loss"] > 0
+
+
+def test_accelerate_config_files_load() -> None:
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    folder = Path(__file__).resolve().parent.parent / "configs" / "accelerate"
+    kinds = {
+        name: load_config_from_file(str(folder / f"{name}.yaml")).distributed_type.value
+        for name in ("ddp", "fsdp", "deepspeed_zero3")
+    }
+    assert kinds == {"ddp": "MULTI_GPU", "fsdp": "FSDP", "deepspeed_zero3": "DEEPSPEED"}
+
+
 # --- training end to end -----------------------------------------------------------------
 
 
@@ -498,8 +540,8 @@ def test_bad_input_fails_in_one_line(case, expected, tiny_model, tmp_path, capsy
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0
     assert err[-1].startswith("error: ") and expected in err[-1]
-    assert not paths.out_dir.exists() or not (paths.out_dir / "adapter").exists()
-    assert not paths.metrics.exists()
+    assert not paths.out_dir.exists()  # nothing written: no model folder, no checkpoints
+    assert not paths.metrics.exists() and not paths.live_dir.exists()
 
 
 def test_hub_ids_pass_through_and_fail_cleanly_offline(monkeypatch) -> None:

@@ -37,6 +37,7 @@ from trl import SFTConfig, SFTTrainer
 
 from rolellm.atomic import atomic_path, write_json
 from rolellm.errors import ConfigError, InputError
+from training import rocit_attention
 from training.prompts import render_system_prompt
 from training.rocit_config import TrainConfig
 from training.rocit_data import TrainingSet, check_validation_report, lineage, load_training_set
@@ -128,10 +129,19 @@ def load_tokenizer(ref: str, revision: str | None) -> PreTrainedTokenizerBase:
     return tokenizer
 
 
+def attention_for(cfg: TrainConfig) -> str | None:
+    """Padding-free and packed batches default to per-sample SDPA (see rocit_attention)."""
+    attn = cfg.attn_implementation
+    if attn == rocit_attention.NAME or (attn is None and cfg.batching != "padded"):
+        return rocit_attention.register()
+    return attn
+
+
 def load_model(ref: str, cfg: TrainConfig) -> PreTrainedModel:
     kwargs: dict[str, Any] = {"revision": cfg.revision, "dtype": _DTYPES[cfg.dtype]}
-    if cfg.attn_implementation:
-        kwargs["attn_implementation"] = cfg.attn_implementation
+    attn = attention_for(cfg)
+    if attn:
+        kwargs["attn_implementation"] = attn
     try:
         return AutoModelForCausalLM.from_pretrained(ref, **kwargs)
     except (OSError, ValueError) as err:
@@ -253,14 +263,16 @@ def build_trainer(
     tokenizer: PreTrainedTokenizerBase,
     data: TrainingSet,
     args: SFTConfig,
-    callbacks: Sequence[TrainerCallback],
+    callbacks: Sequence[TrainerCallback] = (),
+    peft_config: LoraConfig | None = None,
 ) -> SFTTrainer:
+    """TRL's SFTTrainer on the prompt/completion samples, with the LoRA adapter attached."""
     trainer = SFTTrainer(
         model=model,
         args=args,
         train_dataset=Dataset.from_list(data.samples),
         processing_class=tokenizer,
-        peft_config=lora_config(cfg, model),
+        peft_config=peft_config or lora_config(cfg, model),
         callbacks=list(callbacks),
     )
     if cfg.batching == "padding_free":
@@ -388,6 +400,44 @@ def participants(trainer: SFTTrainer) -> list[dict[str, int]]:
     return sorted(gather_object([me]), key=lambda p: p["rank"])
 
 
+def training_record(
+    trainer: SFTTrainer, output: Any, resume: str | None, ranks: list[dict[str, int]]
+) -> dict[str, Any]:
+    """What the run did: processes, steps, tokens, loss, speed."""
+    state = trainer.state
+    runtime = float(output.metrics.get("train_runtime", 0.0))
+    return {
+        "world_size": trainer.args.world_size,
+        "processes": ranks,
+        "global_steps": state.global_step,
+        "epochs": state.epoch,
+        "samples": len(trainer.train_dataset),
+        "tokens_seen": int(state.num_input_tokens_seen),
+        "train_loss": float(output.training_loss),
+        "final_loss": final_loss(state.log_history, float(output.training_loss)),
+        "train_runtime_s": runtime,
+        "tokens_per_second": state.num_input_tokens_seen / runtime if runtime else None,
+        "resumed_from": Path(resume).name if resume else None,
+    }
+
+
+def data_record(
+    cfg: TrainConfig, paths: TrainPaths, data: TrainingSet, shards: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Data lineage: which shards (with md5), how many rows, samples and roles."""
+    return {
+        "root": str(paths.data_dir),
+        "configs": list(cfg.train_configs),
+        "split": cfg.split,
+        "shards": shards,
+        "rows": data.rows,
+        "samples": len(data.samples),
+        "samples_per_config": data.per_config,
+        "roles": len(data.role_counts),
+        "held_out_roles_excluded": data.excluded_roles,
+    }
+
+
 # --- the run -----------------------------------------------------------------------------
 
 
@@ -409,6 +459,7 @@ def train(
     tokenizer = load_tokenizer(base_ref, cfg.revision)
     longest_system = check_prompts_fit(data, tokenizer, cfg)
     model = load_model(base_ref, cfg)
+    peft_config = lora_config(cfg, model)
     identity = base_model_identity(base_ref, cfg, model, paths.dvc_lock)
 
     args = sft_config(cfg, paths.checkpoints)
@@ -416,8 +467,7 @@ def train(
     with args.main_process_first(local=False, desc="checkpoints"):
         resume = resume_point(paths.checkpoints, run_fingerprint(cfg, shards), is_main)
     live = [LiveCurves(paths.live_dir, _step_of(resume))] if paths.live_dir and is_main else []
-    trainer = build_trainer(cfg, model, tokenizer, data, args, [*live, *callbacks])
-    trainer.accelerator.wait_for_everyone()
+    trainer = build_trainer(cfg, model, tokenizer, data, args, [*live, *callbacks], peft_config)
     output = trainer.train(resume_from_checkpoint=resume)
 
     save_adapter(trainer, tokenizer, paths.adapter)
@@ -426,37 +476,12 @@ def train(
     if is_main and cfg.merge:
         save_merged(base_ref, cfg, paths.adapter, paths.merged)
         merged = paths.merged
-    state = trainer.state
-    runtime = float(output.metrics.get("train_runtime", 0.0))
-    training = {
-        "world_size": args.world_size,
-        "processes": ranks,
-        "global_steps": state.global_step,
-        "epochs": state.epoch,
-        "samples": len(trainer.train_dataset),
-        "tokens_seen": int(state.num_input_tokens_seen),
-        "train_loss": float(output.training_loss),
-        "final_loss": final_loss(state.log_history, float(output.training_loss)),
-        "train_runtime_s": runtime,
-        "tokens_per_second": state.num_input_tokens_seen / runtime if runtime else None,
-        "resumed_from": Path(resume).name if resume else None,
-        "longest_system_prompt_tokens": longest_system,
-        "wall_time_s": time.time() - started,
-    }
+    training = training_record(trainer, output, resume, ranks)
+    training.update(longest_system_prompt_tokens=longest_system, wall_time_s=time.time() - started)
     summary = {
         "hyperparameters": cfg.model_dump(mode="json"),
         "base_model": identity,
-        "data": {
-            "root": str(paths.data_dir),
-            "configs": list(cfg.train_configs),
-            "split": cfg.split,
-            "shards": shards,
-            "rows": data.rows,
-            "samples": len(data.samples),
-            "samples_per_config": data.per_config,
-            "roles": len(data.role_counts),
-            "held_out_roles_excluded": data.excluded_roles,
-        },
+        "data": data_record(cfg, paths, data, shards),
         "training": training,
         "outputs": {"adapter": str(paths.adapter), "merged": str(merged) if merged else None},
         "versions": _versions(),

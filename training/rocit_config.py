@@ -56,7 +56,8 @@ class TrainConfig(Section):
     max_length: Annotated[int, Field(gt=0)] = 512
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
-    attn_implementation: Literal["sdpa", "eager", "flash_attention_2"] | None = None
+    # None: sdpa for padded batches, per-sample "sdpa_varlen" for padding-free/packed ones
+    attn_implementation: Literal["sdpa", "sdpa_varlen", "eager", "flash_attention_2"] | None = None
     gradient_checkpointing: bool = False
     batching: Literal["padded", "padding_free", "packing"] = "padding_free"
     seed: NonNegInt = 0

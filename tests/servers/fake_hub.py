@@ -9,6 +9,7 @@ prefix "" / "datasets/" / "spaces/"):
 
     POST   /api/repos/create                       {name, organization, type, visibility}
     POST   /api/validate-yaml                      {content, repoType}
+    GET    /api/agent-harnesses                    (the client's agent registry: empty)
     POST   /api/{t}s/{ns}/{name}/preupload/{rev}   -> uploadMode regular|lfs, oid of the head
     POST   /{p}{ns}/{name}.git/info/lfs/objects/batch   LFS batch API (basic transfer)
     PUT    /__lfs/{t}/{ns}/{name}/{sha256}         the `href` handed out by the batch API
@@ -226,6 +227,8 @@ class FakeHub:
             return self._create_repo(req)
         if path == "/api/validate-yaml" and req.method == "POST":
             return self._validate_yaml(req)
+        if path == "/api/agent-harnesses" and req.method == "GET":  # client telemetry registry
+            return _json(200, {"standardEnvVars": [], "harnesses": {}})
         match = re.fullmatch(r"/api/(model|dataset|space)s/([^/]+/[^/]+)(/.*)?", path)
         if match:
             return self._api(req, match.group(1), match.group(2), match.group(3) or "")
@@ -440,7 +443,10 @@ class FakeHub:
         return 200, {"Content-Type": "application/vnd.git-lfs+json"}, payload.encode()
 
     def _lfs_put(self, req: _Request, repo_type: str, repo_id: str, oid: str):
-        repo = self._get_repo(req, repo_type, repo_id, write=False)
+        # The href is a pre-signed URL (on the Hub: object storage): no Authorization header.
+        repo = self.repos.get((repo_type, repo_id))
+        if repo is None:
+            raise HubError(404, "no such upload")
         if hashlib.sha256(req.body).hexdigest() != oid:
             raise HubError(400, "sha256 of the uploaded content does not match the oid")
         with self.lock:
