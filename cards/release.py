@@ -576,10 +576,16 @@ def run_release(
             result.checks.append(
                 f"model check: PEFT adapter on {base} answered {json.dumps(reply[:60])}"
             )
-        findings = scan_paths(list(staged.values()))
+        findings = [
+            (part, finding)
+            for part, folder in staged.items()
+            for finding in scan_paths([folder], folder)
+        ]
         if findings:
+            part, first = findings[0]
             more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
-            raise VerifyError(f"release: {findings[0].line()}{more}; nothing released")
+            where = paths.out / part / first.line()
+            raise VerifyError(f"release: {where}{more}; nothing released")
         for part, folder in staged.items():
             result.files[part] = _file_sizes(folder)
             result.folders[part] = paths.out / part

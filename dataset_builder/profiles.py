@@ -8,6 +8,7 @@ Outputs (one folder, written atomically):
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,8 +52,8 @@ def describe_roles(
     """Persona per role name: the override file wins field by field over the LLM reply."""
     overrides = load_overrides(cfg.overrides)
     unknown = set(overrides) - {p.role.name for p in profiles}
-    if unknown:
-        raise InputError(f"{cfg.overrides}: roles not in the profile set: {sorted(unknown)}")
+    if unknown:  # one personas file may serve several role sets; a typo shows up here
+        print(f"note: {cfg.overrides}: unused entries {sorted(unknown)}", file=sys.stderr)
     need = [p for p in profiles if not _fully_overridden(overrides.get(p.role.name))]
     requests = [persona_request(p.role.name, _source(p.role), p.lines, cfg, seed) for p in need]
     generated: dict[str, Persona] = {}

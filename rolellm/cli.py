@@ -338,10 +338,10 @@ def evaluate(
     typer.echo(f"report: {result.paths.report}")
 
 
-def _release_config(params: Path):
+def _release_config(loaded: Params | None):
     from cards.config import ReleaseConfig
 
-    section = getattr(_params(params), "release", None) if params.is_file() else None
+    section = getattr(loaded, "release", None)
     return section if isinstance(section, ReleaseConfig) else ReleaseConfig()
 
 
@@ -374,9 +374,10 @@ def release(
     """Build release/dataset and release/model (cards, shards, adapter) and verify them."""
     from cards.release import PARTS, ReleasePaths, generation_settings, run_release
 
-    cfg = _release_config(params)
+    loaded = _params(params) if params.is_file() else None
+    cfg = _release_config(loaded)
     dvc_lock = params.parent / "dvc.lock"
-    settings = generation_settings(_params(params), dvc_lock) if params.is_file() else {}
+    settings = generation_settings(loaded, dvc_lock) if loaded else {}
     paths = ReleasePaths(
         rolebench=data,
         validation=validation_report,
@@ -423,7 +424,7 @@ def push(
     """
     from cards.push import run_push, targets_from_options
 
-    cfg = _release_config(params)
+    cfg = _release_config(_params(params) if params.is_file() else None)
     defaults = {"dataset": cfg.dataset_repo, "model": cfg.model_repo}
     targets = targets_from_options(release_dir, dataset_repo, model_repo, defaults)
     run_push(

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from cards.config import ReleaseConfig, check_repo_id
-from cards.release import ReleasePaths, run_release
+from cards.release import ReleasePaths, VerifyError, run_release
 from cards.secrets import scan_bytes, scan_paths
 from dataset_builder.rolebench_io import list_shards, read_shard, write_rolebench
 from rolellm.errors import ConfigError, InputError
@@ -429,8 +429,7 @@ def test_cli_release_records_the_generation_settings(tmp_path, tiny_model_dir, m
     ws = build_workspace(tmp_path, tiny_model_dir, adapter=False)
     params = tmp_path / "params.yaml"
     params.write_text(
-        "release: {org: me, dataset_name: rb}\nrolegpt: {seed: 5}\n"
-        "engine: {backend: openai, openai: {model: gpt-4o-mini}}\n"
+        "rolegpt: {seed: 5}\nengine: {backend: openai, openai: {model: gpt-4o-mini}}\n"
     )
     args = ["--params", str(params), "--data", str(ws.paths.rolebench)]
     args += [
@@ -449,7 +448,7 @@ def test_cli_release_records_the_generation_settings(tmp_path, tiny_model_dir, m
     assert "- generator model: gpt-4o-mini (OpenAI-compatible server)" in card
     assert "- seed: 7" in card  # what metrics/rolegpt.json recorded wins over params
     assert "prompt templates (sha256): " in card and card.count("not recorded") < 20
-    assert 'load_dataset("me/rb", ' in card
+    assert 'load_dataset("rolellm/RoleBench-Shakespeare", ' in card  # params: no release section
 
 
 def test_release_refuses_secret_looking_text(tmp_path, tiny_model_dir):
@@ -457,6 +456,8 @@ def test_release_refuses_secret_looking_text(tmp_path, tiny_model_dir):
     roles = json.loads((ws.paths.rolebench / "roles.json").read_text())
     roles[0]["description"] += f" Password: {PLANTED}"
     (ws.paths.rolebench / "roles.json").write_text(json.dumps(roles))
-    with pytest.raises(InputError, match=r"roles\.json: looks like a Hub token .*nothing released"):
+    with pytest.raises(VerifyError) as err:
         run_release(ReleaseConfig(), ws.paths, parts=("dataset",), verify=False)
+    where = ws.paths.out / "dataset" / "roles.json"
+    assert str(err.value) == f"release: {where}: looks like a Hub token (hf_...); nothing released"
     assert not (ws.paths.out / "dataset").exists()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -307,7 +306,10 @@ def test_changing_one_description_changes_only_that_roles_cache_keys(tmp_path):
         [{"act_id": 0, "diag_id": 0, "role": "HORATIO", "content": "Hail to your lordship!"}],
     )
 
+    runs: list[int] = []
+
     def keys(roster) -> dict[str, set[str]]:
+        runs.append(1)  # a fresh cache per run: every call reaches the backend
         (profiles / "roles.json").write_text(json.dumps(roster))
         seen: dict[str, set[str]] = {}
 
@@ -321,7 +323,7 @@ def test_changing_one_description_changes_only_that_roles_cache_keys(tmp_path):
             profiles,
             tmp_path / "out.jsonl",
             RoleGPTConfig(n=2),
-            Engine(FuncBackend(record), ReplyCache(Path(tempfile.mkdtemp()) / "c.sqlite")),
+            Engine(FuncBackend(record), ReplyCache(tmp_path / f"{len(runs)}.sqlite")),
         )
         return seen
 
