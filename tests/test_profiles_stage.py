@@ -103,14 +103,14 @@ def test_invalid_persona_reply_is_reported_and_nothing_written(tmp_path):
     assert engine_cfg.cache_dir  # the stage builds its engine from this config
 
 
-def test_override_for_unknown_role_is_an_error(tmp_path):
+def test_override_for_unknown_role_is_noted_not_used(tmp_path, capsys):
     overrides = tmp_path / "personas.yaml"
     overrides.write_text("Yorick:\n  description: alas\n")
     cfg = _cfg(tmp_path, describe=DescribeConfig(overrides=str(overrides)))
-    with pytest.raises(
-        InputError, match=r"personas.yaml: roles not in the profile set: \['Yorick'\]"
-    ):
-        describe_roles(build_role_profiles(cfg), cfg.describe, _engine(tmp_path, []), seed=0)
+    engine = _engine(tmp_path, [GOOD] * 2)
+    personas = describe_roles(build_role_profiles(cfg), cfg.describe, engine, seed=0)
+    assert "unused entries ['Yorick']" in capsys.readouterr().err
+    assert "Yorick" not in personas and personas["Hamlet"]["persona_source"] == "llm"
 
 
 def test_stage_with_full_overrides_makes_no_llm_call(tmp_path):
