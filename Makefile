@@ -12,7 +12,7 @@ export TOKENIZERS_PARALLELISM := false
 # dvc.yaml stages call `rolellm`: the venv's bin comes first on PATH.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: repro test lint install
+.PHONY: repro quick test lint install
 
 install: $(STAMP)
 
@@ -31,6 +31,12 @@ $(STAMP): pyproject.toml
 repro: $(STAMP)
 	@test -d .dvc || $(VENV)/bin/dvc init -q
 	$(VENV)/bin/dvc repro
+
+# The whole pipeline on tiny settings (quick.args) in a few minutes, as a DVC experiment:
+# params.yaml in the workspace then holds the quick values (`git checkout params.yaml` undoes).
+quick: $(STAMP)
+	@test -d .dvc || $(VENV)/bin/dvc init -q
+	$(VENV)/bin/dvc exp run $$(sed 's/^/-S /' quick.args)
 
 test: $(STAMP)
 	$(VENV)/bin/pytest -q
