@@ -98,6 +98,7 @@ class PrepareModelConfig(Section):
 
 def _stage_sections() -> dict[str, tuple[type, object]]:
     """Sections owned by stage modules (imported late: they import this module)."""
+    from cards.config import ReleaseConfig
     from dataset_builder.assemble import AssembleConfig
     from dataset_builder.context_instruct import ContextInstructConfig
     from dataset_builder.instructions import InstructionsConfig
@@ -116,6 +117,7 @@ def _stage_sections() -> dict[str, tuple[type, object]]:
         "validation": (ValidateConfig, ValidateConfig()),
         "train": (TrainConfig, TrainConfig()),
         "evaluate": (EvaluateConfig, EvaluateConfig()),
+        "release": (ReleaseConfig, ReleaseConfig()),
     }
 
 
