@@ -9,10 +9,11 @@ characters), five references of about 30 words per general sample, one answer pe
 role-specific sample. General instructions are shared by every role of a split, as in the
 release; test instructions never occur in train.
 
-Stages (each a function, timed separately): make_dataset -> write_folder -> validate.
-`seconds` covers write_folder + validate; `peak_rss_mib` is the process's peak resident set
-(resource.getrusage). Goal on 2 CPU cores: under 120 s and 4096 MiB. The last line printed
-is one JSON object.
+Stages (each a function, timed separately): make_dataset -> write_folder -> validate ->
+stage_release (the Hub-ready dataset folder with its card, verified with load_dataset).
+`seconds` covers write_folder + validate + stage_release; `peak_rss_mib` is the process's
+peak resident set (resource.getrusage). Goal on 2 CPU cores: under 120 s and 4096 MiB.
+The last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -142,6 +143,19 @@ def validate(folder: Path, reports: Path) -> bool:
     return report.success
 
 
+def stage_release(folder: Path, reports: Path, out: Path) -> int:
+    """Build release/dataset (shards + rendered card) and load every config/split back.
+
+    Returns the number of shards verified (verify_dataset raises on any mismatch)."""
+    from cards.config import ReleaseConfig
+    from cards.release import ReleasePaths, build_dataset, verify_dataset
+
+    paths = ReleasePaths(rolebench=folder, validation=reports / "validation.json")
+    validation = json.loads(paths.validation.read_text())
+    build_dataset(ReleaseConfig(), paths, out, provenance=[], validation=validation)
+    return len(verify_dataset(out))
+
+
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -160,10 +174,18 @@ def main(argv: list[str] | None = None) -> None:
         del shards
         written = time.perf_counter()
         ok = validate(folder, root / "reports")
+        validated = time.perf_counter()
+        verified = stage_release(folder, root / "reports", root / "release" / "dataset")
         done = time.perf_counter()
     rows = sum(LAYOUT.values())
-    stages = {"make": made - started, "write": written - made, "validate": done - written}
-    print(json.dumps({"stages_s": {k: round(v, 2) for k, v in stages.items()}, "valid": ok}))
+    stages = {
+        "make": made - started,
+        "write": written - made,
+        "validate": validated - written,
+        "release": done - validated,
+    }
+    summary = {"stages_s": {k: round(v, 2) for k, v in stages.items()}, "valid": ok}
+    print(json.dumps({**summary, "shards_verified": verified}))
     result = {
         "rows": rows,
         "seconds": round(done - made, 2),
