@@ -55,6 +55,7 @@ class Engine:
         self.cache = cache
         self.json_retries = json_retries
         self.stats = EngineStats()
+        self.observers: list = []  # callables(call, from_cache): audits and benchmarks
 
     def generate(self, requests: Sequence[ChatRequest]) -> list[ChatResult]:
         self.stats.requests += len(requests)
@@ -76,6 +77,8 @@ class Engine:
         retry: list[_Slot] = []
         misses: list[_Slot] = []
         for slot in todo:
+            for observe in self.observers:
+                observe(slot.call, slot.key in cached)
             if slot.key in cached:
                 self.stats.cache_hits += 1
                 self._settle(slot, cached[slot.key], None, True, replies, retry)
