@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 
 from rolellm.errors import ConfigError, InputError
+from tests.tiny import save_tiny_llama
 from training.rocit import TrainPaths, build_trainer, load_tokenizer, sft_config, train
 from training.rocit_config import TrainConfig, apply_overrides
 from training.rocit_data import lineage, load_training_set, md5_file
@@ -105,26 +106,9 @@ def tiny_tokenizer_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory, tiny_tokenizer_dir) -> Path:
     """A randomly initialised 2-layer Llama, hidden size 32."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     tokenizer = AutoTokenizer.from_pretrained(tiny_tokenizer_dir)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(0)
     out = tmp_path_factory.mktemp("models") / "tiny-llama"
-    LlamaForCausalLM(config).save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return out
+    return save_tiny_llama(tokenizer, out, pad_token_id=tokenizer.pad_token_id)
 
 
 def _general(role: str, n: int, refs: int = 3, zh: bool = False) -> list[dict]:
