@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-import time
 from collections.abc import Callable
+
+from tests.servers.http import BackgroundServer, chat_completion, http_response, read_request
 
 Script = Callable[[list[dict[str, str]]], str]
 
@@ -44,48 +44,18 @@ def prefer_marker(marker: str, a_tag: str = "[Answer A]", b_tag: str = "[Answer 
     return script
 
 
-class ScriptedServer:
+class ScriptedServer(BackgroundServer):
     def __init__(self, script: Script) -> None:
+        super().__init__()
         self.script = script
         self.requests: list[dict] = []
-        self.port = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._ready = threading.Event()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def __enter__(self) -> ScriptedServer:
-        threading.Thread(target=self._serve, daemon=True).start()
-        if not self._ready.wait(10):
-            raise RuntimeError("scripted server did not start")
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._loop:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-
-    def _serve(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        server = self._loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
-        self.port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        self._loop.run_forever()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                path = lines[0].split(" ")[1]
-                length = 0
-                for line in lines[1:]:
-                    if line.lower().startswith("content-length:"):
-                        length = int(line.split(":", 1)[1])
-                body = await reader.readexactly(length) if length else b""
+                _, path, _, body = await read_request(reader)
                 status, payload = self._reply(path, body)
-                writer.write(_http(status, payload))
+                writer.write(http_response(status, payload))
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -98,27 +68,5 @@ class ScriptedServer:
         request = json.loads(body)
         self.requests.append(request)
         text = self.script(request["messages"])
-        reply = {
-            "id": f"scripted-{len(self.requests)}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": request.get("model", "scripted"),
-            "choices": [
-                {
-                    "index": 0,
-                    "finish_reason": "stop",
-                    "message": {"role": "assistant", "content": text},
-                }
-            ],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-        }
-        return 200, json.dumps(reply).encode()
-
-
-def _http(status: int, payload: bytes) -> bytes:
-    reason = {200: "OK", 404: "Not Found"}.get(status, "X")
-    head = (
-        f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(payload)}\r\nConnection: keep-alive\r\n\r\n"
-    )
-    return head.encode() + payload
+        model = request.get("model", "scripted")
+        return 200, chat_completion(text, model, f"scripted-{len(self.requests)}")
