@@ -44,7 +44,7 @@ from dataset_builder.filters import (
     OutOfCharacter,
     TooShort,
 )
-from dataset_builder.rolegpt import Role, load_profile, load_roles, select_roles
+from dataset_builder.rolegpt import Role, default_excluded_path, load_role_profiles
 from dataset_builder.scripts import Line, is_narration
 from dataset_builder.segment import Exchange, exchanges
 from rolellm.atomic import write_jsonl
@@ -363,9 +363,8 @@ def run_context_instruct(
     Writes `out_path` and the exclusion file (default: `<out stem>_excluded.jsonl`).
     """
     out_path = Path(out_path)
-    excluded_path = excluded_path or out_path.with_name(f"{out_path.stem}_excluded.jsonl")
-    chosen = select_roles(load_roles(profiles_dir), roles)
-    profiles = {role.slug: load_profile(profiles_dir, role) for role in chosen}
+    excluded_path = excluded_path or default_excluded_path(out_path)
+    chosen, profiles = load_role_profiles(profiles_dir, roles)
     tasks: list[Task] = []
     for role in chosen:
         tasks += script_agnostic_tasks(role, cfg)

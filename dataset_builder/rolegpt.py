@@ -214,6 +214,18 @@ def load_profile(profiles_dir: str | Path, role: Role) -> list[Line]:
     return parse_profile(path.read_text(encoding="utf-8"), str(path))
 
 
+def load_role_profiles(
+    profiles_dir: str | Path, wanted: Sequence[str] | None
+) -> tuple[list[Role], dict[str, list[Line]]]:
+    """The chosen roles of the roster and each one's profile lines, by slug."""
+    chosen = select_roles(load_roles(profiles_dir), wanted)
+    return chosen, {role.slug: load_profile(profiles_dir, role) for role in chosen}
+
+
+def default_excluded_path(out_path: Path) -> Path:
+    return out_path.with_name(f"{out_path.stem}_excluded.jsonl")
+
+
 def load_pool(path: str | Path) -> list[PoolRow]:
     """The general instruction pool; a bad row is an InputError naming its line."""
     path = Path(path)
@@ -406,10 +418,9 @@ def run_rolegpt(
     Writes `out_path` and the exclusion file (default: `<out stem>_excluded.jsonl`).
     """
     out_path = Path(out_path)
-    excluded_path = excluded_path or out_path.with_name(f"{out_path.stem}_excluded.jsonl")
-    chosen = select_roles(load_roles(profiles_dir), roles)
+    excluded_path = excluded_path or default_excluded_path(out_path)
+    chosen, profiles = load_role_profiles(profiles_dir, roles)
     pairs_in, orphans = plan_pairs(chosen, load_pool(pool_path))
-    profiles = {role.slug: load_profile(profiles_dir, role) for role in chosen}
     indexes = {
         role.slug: ExchangeIndex(
             exchanges(profiles[role.slug], role.name), role.lang, cfg.max_exchange_lines
