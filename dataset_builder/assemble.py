@@ -21,6 +21,9 @@ Splits per config (held-out roles never appear in a train split):
     zh_general / zh_role_specific: as instruction generalisation, with held-out Chinese
         roles added to test only.
     rolegpt_baseline (general configs): one row per test row, generated = [baseline].
+    rolegpt_baseline (role_specific configs): one row per test row that the
+        `rolegpt-specific` stage answered (rolegpt_specific.jsonl: role, question, response),
+        generated = [response]; `specific_test_rows` tells that stage which rows those are.
 A config is written only when both its train and test splits have rows. Duplicate
 (role, question) rows in a split are dropped (first kept), and so are test rows of a
 general config whose question is in its train split; `check_leakage` then asserts the
@@ -176,10 +179,35 @@ def dedupe(rows: Iterable[Row], general: bool, train: Sequence[Row] = ()) -> lis
     return kept
 
 
+def specific_test_rows(
+    context_instruct: Iterable[Row], roster: Sequence[Row], cfg: AssembleConfig
+) -> list[Row]:
+    """Role-specific rows that land in a test split of any config (each once)."""
+    plan = plan_splits([], specific_rows(context_instruct, cfg), roster)
+    tests = (plan[c.name]["test"] for c in CONFIGS_BY_NAME.values() if c.kind == "role_specific")
+    return [_public(r) for r in dedupe((r for rows in tests for r in rows), general=False)]
+
+
+def specific_baselines(rows: Iterable[Row]) -> dict[tuple[str, str], str]:
+    """(role, question key) -> RoleGPT answer, from rolegpt_specific.jsonl rows."""
+    return {(r["role"], question_key(r["question"])): r["response"] for r in rows}
+
+
+def _baseline_rows(test: Sequence[Row], general: bool, baselines, specific) -> list[Row]:
+    if general:
+        return [baselines[id(r)] for r in test]
+    keyed = ((r, specific.get((r["role"], question_key(r["question"])))) for r in test)
+    return [{**_public(r), "generated": [answer]} for r, answer in keyed if answer]
+
+
 def build_shards(
-    plan: Mapping[str, Mapping[str, list[Row]]], baselines: Mapping[int, Row]
+    plan: Mapping[str, Mapping[str, list[Row]]],
+    baselines: Mapping[int, Row],
+    specific: Mapping[tuple[str, str], str] | None = None,
 ) -> tuple[dict[ShardKey, list[Row]], dict[str, Any]]:
-    """Final shards (private `_split` removed) and what was dropped or skipped."""
+    """Final shards (private `_split` removed) and what was dropped or skipped.
+    `specific`: role-specific RoleGPT answers by (role, question key), see
+    `specific_baselines`."""
     shards: dict[ShardKey, list[Row]] = {}
     dropped: Counter[str] = Counter()
     skipped = []
@@ -193,8 +221,9 @@ def build_shards(
             continue
         shards[(config, "train")] = [_public(r) for r in train]
         shards[(config, "test")] = [_public(r) for r in test]
-        if general:
-            shards[(config, "rolegpt_baseline")] = [baselines[id(r)] for r in test]
+        baseline = _baseline_rows(test, general, baselines, specific or {})
+        if baseline:
+            shards[(config, "rolegpt_baseline")] = baseline
     return shards, {
         "dropped_duplicates": {k: v for k, v in dropped.items() if v},
         "skipped": skipped,
@@ -248,16 +277,21 @@ def run_assemble(
     out_dir: str | Path,
     cfg: AssembleConfig,
     card_body: str | None = None,
+    rolegpt_specific_path: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Build and write the RoleBench folder; returns row counts per config/split."""
-    roster = _read_roster(roles_path)
+    """Build and write the RoleBench folder; returns row counts per config/split.
+    Without `rolegpt_specific_path` the role_specific configs get no rolegpt_baseline."""
+    roster = read_roster(roles_path)
     known = {r["name"] for r in roster}
     general, baselines = general_rows(_read(rolegpt_path, "RoleGPT output"), cfg.references)
     specific = specific_rows(_read(context_instruct_path, "Context-Instruct output"), cfg)
     unknown = sorted({r["role"] for r in general + specific} - known)
     if unknown:
         raise InputError(f"{roles_path}: generated rows name roles not in the roster: {unknown}")
-    shards, notes = build_shards(plan_splits(general, specific, roster), baselines)
+    answers = {}
+    if rolegpt_specific_path is not None:
+        answers = specific_baselines(_read(rolegpt_specific_path, "role-specific RoleGPT output"))
+    shards, notes = build_shards(plan_splits(general, specific, roster), baselines, answers)
     if not shards:
         raise InputError("assemble: no config has both train and test rows; nothing to write")
     check_leakage(shards, roster)
@@ -265,7 +299,7 @@ def run_assemble(
     return {"rows": {f"{c}/{s}": n for (c, s), n in counts.items()}, **notes}
 
 
-def _read_roster(path: str | Path) -> list[Row]:
+def read_roster(path: str | Path) -> list[Row]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: roster not found")

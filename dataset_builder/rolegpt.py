@@ -316,9 +316,10 @@ def build_messages(
 
 
 def rolegpt_request(
-    role: Role, row: PoolRow, index: ExchangeIndex | None, cfg: RoleGPTConfig
+    role: Role, row: PoolRow, index: ExchangeIndex | None, cfg: RoleGPTConfig, n: int | None = None
 ) -> tuple[ChatRequest, int]:
-    """The request of one (role, instruction) pair and the number of demonstrations used."""
+    """The request of one (role, instruction) pair (`n` samples, default cfg.n) and the
+    number of demonstrations used."""
     k = 0 if cfg.mode == "zero_shot" or index is None else cfg.k
     demos = index.top(row.instruction, k) if k else []
     sp = cfg.sampling
@@ -326,7 +327,7 @@ def rolegpt_request(
         build_messages(role, row.instruction, row.answer, demos, cfg),
         sampling=SamplingParams(sp.temperature, sp.top_p, sp.max_new_tokens),
         seed=pair_seed(cfg.seed, role.slug, row.id),
-        n=cfg.n,
+        n=n or cfg.n,
     )
     return request, len(demos)
 
@@ -404,6 +405,18 @@ def plan_pairs(
     return pairs, orphans
 
 
+def exchange_indexes(
+    roles: Sequence[Role], profiles: dict[str, list[Line]], cfg: RoleGPTConfig
+) -> dict[str, ExchangeIndex]:
+    """BM25 index of each role's profile exchanges, by slug."""
+    return {
+        role.slug: ExchangeIndex(
+            exchanges(profiles[role.slug], role.name), role.lang, cfg.max_exchange_lines
+        )
+        for role in roles
+    }
+
+
 def run_rolegpt(
     pool_path: str | Path,
     profiles_dir: str | Path,
@@ -421,12 +434,7 @@ def run_rolegpt(
     excluded_path = excluded_path or default_excluded_path(out_path)
     chosen, profiles = load_role_profiles(profiles_dir, roles)
     pairs_in, orphans = plan_pairs(chosen, load_pool(pool_path))
-    indexes = {
-        role.slug: ExchangeIndex(
-            exchanges(profiles[role.slug], role.name), role.lang, cfg.max_exchange_lines
-        )
-        for role in chosen
-    }
+    indexes = exchange_indexes(chosen, profiles, cfg)
     requests, pairs = [], []
     for role, row in pairs_in:
         request, used = rolegpt_request(role, row, indexes[role.slug], cfg)

@@ -124,6 +124,29 @@ def context_instruct(
     typer.echo(f"context-instruct: {out}")
 
 
+@app.command("rolegpt-specific")
+def rolegpt_specific(
+    params: ParamsOpt = Path("params.yaml"),
+    context_instruct: Annotated[Path, typer.Option(help="Context-Instruct output")] = GENERATED
+    / "context_instruct.jsonl",
+    profiles: Annotated[Path, typer.Option(help="profiles folder")] = Path("data/profiles"),
+    out: Annotated[Path, typer.Option(help="output JSONL")] = GENERATED / "rolegpt_specific.jsonl",
+    metrics: Annotated[Path, typer.Option(help="metrics file")] = Path(
+        "metrics/rolegpt_specific.json"
+    ),
+) -> None:
+    """RoleGPT's answers to the role-specific test questions (their rolegpt_baseline)."""
+    from dataset_builder.rolegpt_specific import run_rolegpt_specific
+
+    cfg = _params(params)
+    with _engine(cfg, "rolegpt_specific") as engine:
+        result = run_rolegpt_specific(
+            context_instruct, profiles, out, cfg.rolegpt, cfg.assemble, engine
+        )
+    _write_metrics(metrics, result)
+    typer.echo(f"rolegpt-specific: {result['answered']} of {result['test_questions']} answered")
+
+
 @app.command("assemble")
 def assemble(
     params: ParamsOpt = Path("params.yaml"),
@@ -137,10 +160,19 @@ def assemble(
 
     cfg = _params(params)
     result = run_assemble(
-        generated / "rolegpt.jsonl", generated / "context_instruct.jsonl", roles, out, cfg.assemble
+        generated / "rolegpt.jsonl",
+        generated / "context_instruct.jsonl",
+        roles,
+        out,
+        cfg.assemble,
+        rolegpt_specific_path=_optional(generated / "rolegpt_specific.jsonl"),
     )
     _write_metrics(metrics, result)
     typer.echo(f"RoleBench written: {out}")
+
+
+def _optional(path: Path) -> Path | None:
+    return path if path.is_file() else None
 
 
 class _engine:
