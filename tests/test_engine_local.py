@@ -48,6 +48,26 @@ def test_sampled_replies_do_not_depend_on_batch_composition(tiny_model_dir, tmp_
     assert all(len(t) == 1 and t[0] for t in texts)
 
 
+def test_samples_of_one_prompt_share_its_prefill_and_reply_as_alone(
+    tiny_model_dir, tmp_path, monkeypatch
+):
+    from rolellm.engine import hf_model
+
+    prefills = []
+    real = hf_model._prefill
+
+    def spy(model, enc, rows):
+        prefills.append((enc["input_ids"].shape[0], len(rows)))
+        return real(model, enc, rows)
+
+    monkeypatch.setattr(hf_model, "_prefill", spy)
+    shared = _engine(tiny_model_dir, tmp_path, batch_size=8, name="a").generate(_requests(n=4))
+    alone = _engine(tiny_model_dir, tmp_path, batch_size=1, name="b").generate(_requests(n=4))
+    assert [r.texts for r in shared] == [r.texts for r in alone]
+    assert prefills and all(unique < rows for unique, rows in prefills)
+    assert sum(rows for _, rows in prefills) == 20  # every sampled row reused a shared prefill
+
+
 def test_samples_differ_by_index_and_seed(tiny_model_dir, tmp_path):
     engine = _engine(tiny_model_dir, tmp_path)
     [result] = engine.generate(_requests(n=4)[:1])
