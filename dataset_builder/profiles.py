@@ -124,6 +124,7 @@ def run_profiles_stage(
     engine = build_engine(engine_cfg, "profiles")
     try:
         personas = describe_roles(profiles, cfg.describe, engine, seed)
+        engine.cache.create()  # a declared DVC output, even when every persona was supplied
     finally:
         engine.close()
     write_profiles(Path(cfg.out_dir), profiles, personas)

@@ -186,10 +186,13 @@ class _engine:
     def __enter__(self):
         return self.engine
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, *rest) -> None:
+        if exc_type is None:
+            self.engine.cache.create()  # a declared DVC output, even when no call was made
         self.engine.close()
-        stats = self.engine.stats
-        typer.echo(f"cache: {stats.cache_hits} hit(s), {stats.cache_misses} miss(es)", err=True)
+        if exc_type is None:
+            stats = self.engine.stats
+            typer.echo(f"cache: {stats.cache_hits} hit(s), {stats.cache_misses} miss(es)", err=True)
 
 
 def _write_metrics(path: Path, metrics: dict) -> None:

@@ -392,6 +392,15 @@ def _check_adapter(adapter: str) -> None:
         )
 
 
+def _check_model(model: str) -> None:
+    """A local-looking model that is not a folder fails here, before any cache is opened
+    (the same rule as the local backend's loader, which would fail later)."""
+    path = Path(model).expanduser()
+    looks_local = model.startswith((".", "/", "~")) or path.exists() or model.count("/") != 1
+    if looks_local and not path.is_dir():
+        raise InputError(f"evaluate.model: model folder {model!r} not found")
+
+
 def model_systems(cfg: EvaluateConfig, engine: EngineConfig) -> list[ModelSystem]:
     """The systems that generate: rocit and base (with an adapter), or one model."""
     if cfg.adapter and engine.backend == "openai":
@@ -399,6 +408,8 @@ def model_systems(cfg: EvaluateConfig, engine: EngineConfig) -> list[ModelSystem
     if cfg.adapter:
         _check_adapter(cfg.adapter)
     model = resolve_model(cfg)
+    if engine.backend == "local":
+        _check_model(model)
     if engine.backend == "openai":
         served = engine.model_copy(
             update={"openai": engine.openai.model_copy(update={"model": model})}
@@ -449,6 +460,7 @@ def generate(system: ModelSystem, requests: list[ChatRequest], index: list[int],
     engine = build_engine(system.engine, stage)
     try:
         results = engine.generate(requests)
+        engine.cache.create()  # a declared DVC output
     finally:
         engine.close()
     texts = [r.texts[0].strip() if r.ok and r.texts else None for r in results]
