@@ -17,7 +17,15 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 
 from rolellm.errors import ConfigError, InputError
 from tests.tiny import save_tiny_llama
-from training.rocit import TrainPaths, build_trainer, load_tokenizer, sft_config, train
+from training.rocit import (
+    FINGERPRINT_FILE,
+    TrainPaths,
+    build_trainer,
+    load_tokenizer,
+    resume_point,
+    sft_config,
+    train,
+)
 from training.rocit_config import TrainConfig, apply_overrides
 from training.rocit_data import lineage, load_training_set, md5_file
 
@@ -631,3 +639,17 @@ def test_real_smollm2_trains_a_few_steps(smollm2_dir, rolebench, tmp_path) -> No
     assert result.summary["base_model"]["model_type"] == "llama"
     assert result.summary["base_model"]["parameters"] > 100_000_000
     assert (result.adapter_dir / "adapter_model.safetensors").is_file()
+
+
+def test_resume_skips_a_checkpoint_cut_short_by_a_kill(tmp_path):
+    folder = tmp_path / "checkpoints"
+    for step, complete in ((2, True), (4, True), (6, False)):
+        (folder / f"checkpoint-{step}").mkdir(parents=True)
+        if complete:
+            (folder / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+    (folder / FINGERPRINT_FILE).write_text(json.dumps({"fingerprint": "run-a"}))
+
+    assert resume_point(folder, "run-a", is_main=True) == str(folder / "checkpoint-4")
+    assert not (folder / "checkpoint-6").exists()  # the partial save is gone
+    assert resume_point(folder, "run-b", is_main=True) is None  # another run: start over
+    assert sorted(p.name for p in folder.iterdir()) == [FINGERPRINT_FILE]

@@ -32,7 +32,6 @@ from transformers import (
     PreTrainedTokenizerBase,
     TrainerCallback,
 )
-from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
 
 from rolellm.atomic import atomic_path, write_json
@@ -297,16 +296,33 @@ def run_fingerprint(cfg: TrainConfig, shards: list[dict[str, Any]]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def _checkpoints(folder: Path) -> tuple[list[Path], list[Path]]:
+    """(complete checkpoints by step, incomplete ones newer than the last complete)."""
+    found = [p for p in folder.glob("checkpoint-*") if p.name.rpartition("-")[2].isdigit()]
+    found.sort(key=lambda p: int(p.name.rpartition("-")[2]))
+    complete = [p for p in found if (p / "trainer_state.json").is_file()]
+    last = int(complete[-1].name.rpartition("-")[2]) if complete else -1
+    return complete, [
+        p for p in found if p not in complete and int(p.name.rpartition("-")[2]) > last
+    ]
+
+
 def resume_point(checkpoints: Path, fingerprint: str, is_main: bool) -> str | None:
-    """The last checkpoint of the same run, or None; stale checkpoints are removed.
+    """The last complete checkpoint of the same run, or None; stale checkpoints are removed.
+
+    A checkpoint is complete once the Trainer wrote its trainer_state.json (its last file);
+    one cut short by a kill is deleted, so the next run resumes from the one before.
 
     The main process runs this first; the others then see the folder it left behind.
     """
     stamp = checkpoints / FINGERPRINT_FILE
-    last = get_last_checkpoint(str(checkpoints)) if checkpoints.is_dir() else None
     same = stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == fingerprint
-    if last and same:
-        return last
+    complete, partial = _checkpoints(checkpoints)
+    if complete and same:
+        if is_main:
+            for folder in partial:
+                shutil.rmtree(folder, ignore_errors=True)
+        return str(complete[-1])
     if is_main:
         if checkpoints.is_dir():
             shutil.rmtree(checkpoints)
