@@ -1,19 +1,25 @@
 """The whole pipeline, once, on the quick profile in a fresh clone (the suite's one slow test).
 
 prepare-model -> raw-scripts -> profiles -> instructions -> rolegpt -> context-instruct ->
-assemble -> validate -> train -> evaluate -> release, then a second repro that recomputes
-nothing.
+rolegpt-specific -> assemble -> validate -> train -> evaluate -> release, then a second repro
+that recomputes nothing, then the same version shared through a DVC local-folder remote and
+pulled into a real `git clone`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import subprocess
+from pathlib import Path
 
 import pytest
+import yaml
 from datasets import load_dataset
 
 from dataset_builder.rolebench_io import list_shards, read_shard
-from tests.clone import commit, make_clone, quick_args, sh
+from tests.clone import BIN, commit, make_clone, quick_args, sh
 
 STAGES = [
     "prepare-model",
@@ -22,6 +28,7 @@ STAGES = [
     "instructions",
     "rolegpt",
     "context-instruct",
+    "rolegpt-specific",
     "assemble",
     "validate",
     "train",
@@ -83,3 +90,77 @@ def test_second_repro_recomputes_nothing_and_pays_no_call(pipeline):
     assert "Running stage 'rolegpt'" in forced
     after = json.loads((root / "metrics" / "rolegpt.json").read_text())["engine"]
     assert after["cache_misses"] == 0 and after["cache_hits"] == before["cache_misses"]
+
+
+def _outputs(root: Path) -> dict[str, bool]:
+    """Every out, metric and plot that dvc.yaml declares, mapped to whether DVC caches it."""
+    declared = {}
+    for stage in yaml.safe_load((root / "dvc.yaml").read_text())["stages"].values():
+        for kind in ("outs", "metrics", "plots"):
+            for entry in stage.get(kind, []):
+                path, opts = next(iter(entry.items())) if isinstance(entry, dict) else (entry, {})
+                declared[path] = (opts or {}).get("cache", True)
+    return declared
+
+
+def _digest(path: Path) -> dict[str, str]:
+    """sha256 of every file under `path` (or of `path` itself), keyed by relative name."""
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    return {str(f.relative_to(path)): hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+
+
+def _status(root: Path) -> dict:
+    """`dvc status --json`, parsed from stdout alone (warnings go to stderr)."""
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+    result = subprocess.run(
+        ["dvc", "status", "--json"], cwd=root, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_dvc_remote_push_then_pull_in_fresh_clone(pipeline, tmp_path_factory):
+    root, _ = pipeline
+    sh(["dvc", "repro"], root)  # up to date again after the forced rerun of another test
+    remote = tmp_path_factory.mktemp("dvc-remote")
+    sh(["dvc", "remote", "add", "-d", "shared", str(remote)], root)
+    commit(root, "share the quick run")  # dvc.lock, .dvc/config, the quick params.yaml
+    sh(["dvc", "push"], root)
+    assert any(remote.rglob("*")), "dvc push sent nothing"
+
+    fresh = tmp_path_factory.mktemp("fresh") / "rolellm"
+    sh(["git", "clone", "-q", str(root), str(fresh)], fresh.parent)
+    assert not (fresh / "data" / "rolebench").exists()  # only committed files arrived
+    sh(["dvc", "pull"], fresh)
+
+    declared = _outputs(fresh)
+    cached = [path for path, is_cached in declared.items() if is_cached]
+    uncached = [path for path, is_cached in declared.items() if not is_cached]
+    for path in ["data/rolebench", "models/rocit/adapter", *cached]:
+        assert (fresh / path).exists(), path
+        assert _digest(fresh / path) == _digest(root / path), path
+    assert (fresh / "models/rocit/adapter/adapter_config.json").is_file()
+    assert list_shards(fresh / "data" / "rolebench") == list_shards(root / "data" / "rolebench")
+
+    # Only the embedded model is not DVC-cached (`cache: false`: rebuilt from its pip
+    # package), so `dvc status` reports it alone as deleted (as an out and as a dep).
+    assert uncached == ["models/smollm2"]
+    assert not (fresh / "models/rocit/checkpoints").exists()
+    reported = {}
+    for changes in _status(fresh).values():
+        for change in changes:
+            assert isinstance(change, dict), change  # not "changed command"
+            assert set(change) <= {"changed outs", "changed deps"}, change
+            for group in change.values():
+                reported.update(group)
+    assert reported == {"models/smollm2": "deleted"}
+
+    # `dvc repro` rebuilds that model byte-identically and runs nothing else: no LLM call
+    # (the pulled reply caches are untouched), no training step, and then status is clean.
+    pulled = {p: _digest(fresh / p) for p in cached}
+    again = sh(["dvc", "repro"], fresh)
+    ran = {line.split("'")[1] for line in again.splitlines() if line.startswith("Running stage")}
+    assert ran == {"prepare-model"}, again
+    assert {p: _digest(fresh / p) for p in cached} == pulled
+    assert not (fresh / "models/rocit/checkpoints").exists()
+    assert "Data and pipelines are up to date" in sh(["dvc", "status"], fresh)
