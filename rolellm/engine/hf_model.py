@@ -147,7 +147,7 @@ def _prefill(model, enc, rows: torch.Tensor) -> DynamicCache:
         input_ids=enc["input_ids"][:, :-1],
         attention_mask=mask,
         position_ids=positions,
-        past_key_values=cache,
+        cache=cache,
         use_cache=True,
     )
     cache.reorder_cache(rows)
