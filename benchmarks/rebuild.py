@@ -1,11 +1,13 @@
 """Benchmark: rebuilding the generation stages with a cold cache, a warm cache, and after one
 role's description changed (quick profile, in a fresh clone of this checkout).
 
-cold: `dvc repro assemble` with empty LLM caches (rolegpt, context-instruct, assemble).
+cold: `dvc repro assemble` with empty LLM caches (rolegpt, context-instruct,
+rolegpt-specific, assemble).
 warm: the same stages forced to rerun (`dvc repro -f -s ...`): every call is a cache hit.
-change: Hamlet's description is edited; profiles rerun through DVC, then rolegpt and
-context-instruct run with an observer on the engine that sees every call, so we count the
-calls that missed the cache and the calls whose prompt contains the new description.
+change: Hamlet's description is edited; profiles rerun through DVC, then rolegpt,
+context-instruct and rolegpt-specific run with an observer on the engine that sees every
+call, so we count the calls that missed the cache and the calls whose prompt contains the
+new description.
 Prints one JSON line last: warm_speedup, recomputed_calls, calls_of_changed_role.
 """
 
@@ -20,7 +22,7 @@ import yaml
 
 from tests.clone import make_clone, quick_args, sh
 
-GENERATION = ["rolegpt", "context-instruct", "assemble"]
+GENERATION = ["rolegpt", "context-instruct", "rolegpt-specific", "assemble"]
 NEW_DESCRIPTION = "Hamlet is a restless student prince who distrusts everyone at court."
 
 
@@ -38,11 +40,12 @@ def _change_description(root: Path) -> None:
 
 
 def _rerun_with_observer(root: Path) -> tuple[int, int]:
-    """Run rolegpt and context-instruct as `dvc repro` would, counting calls."""
+    """Run the generation stages as `dvc repro` would, counting calls."""
     import os
 
     from dataset_builder.context_instruct import run_context_instruct
     from dataset_builder.rolegpt import run_rolegpt
+    from dataset_builder.rolegpt_specific import run_rolegpt_specific
     from rolellm.config import load_params
     from rolellm.engine.engine import build_engine
 
@@ -60,6 +63,7 @@ def _rerun_with_observer(root: Path) -> tuple[int, int]:
         for stage, run in (
             ("rolegpt", _rolegpt(run_rolegpt, cfg)),
             ("context_instruct", _ci(run_context_instruct, cfg)),
+            ("rolegpt_specific", _specific(run_rolegpt_specific, cfg)),
         ):
             engine = build_engine(cfg.engine, stage)
             engine.observers.append(observe)
@@ -80,6 +84,18 @@ def _rolegpt(run, cfg):
 def _ci(run, cfg):
     out = Path("data/generated/context_instruct.jsonl")
     return lambda engine: run("data/profiles", out, cfg.context_instruct, engine)
+
+
+def _specific(run, cfg):
+    gen = Path("data/generated")
+    return lambda engine: run(
+        gen / "context_instruct.jsonl",
+        "data/profiles",
+        gen / "rolegpt_specific.jsonl",
+        cfg.rolegpt,
+        cfg.assemble,
+        engine,
+    )
 
 
 def main() -> None:
