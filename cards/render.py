@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from cards.config import ReleaseConfig
+from dataset_builder.rolebench_io import configs_metadata
 from dataset_builder.schema import CONFIGS, SPLITS
 
 TEMPLATES = Path(__file__).resolve().parent
@@ -134,27 +135,21 @@ def shard_stats(folder: Path) -> dict[tuple[str, str], dict[str, Any]]:
                 ),
                 "file_bytes": path.stat().st_size,
                 "per_role": Counter(roles),
-                "path": spec.shard_path(split),
             }
     return stats
 
 
 def dataset_metadata(
-    cfg: ReleaseConfig, stats: Mapping[tuple[str, str], Mapping[str, Any]], langs: Sequence[str]
+    cfg: ReleaseConfig,
+    folder: Path,
+    stats: Mapping[tuple[str, str], Mapping[str, Any]],
+    langs: Sequence[str],
 ) -> dict[str, Any]:
-    configs, infos = [], []
+    infos = []
     for spec in CONFIGS:
         splits = [split for split in SPLITS if (spec.name, split) in stats]
         if not splits:
             continue
-        configs.append(
-            {
-                "config_name": spec.name,
-                "data_files": [
-                    {"split": split, "path": stats[(spec.name, split)]["path"]} for split in splits
-                ],
-            }
-        )
         split_infos = [
             {
                 "name": split,
@@ -180,7 +175,7 @@ def dataset_metadata(
         "size_categories": [cfg.size_categories or size_category(total)],
         "pretty_name": cfg.pretty_name,
         "tags": list(cfg.tags),
-        "configs": configs,
+        "configs": configs_metadata(folder, stats),
         "dataset_info": infos,
     }
 
@@ -251,7 +246,7 @@ def render_dataset_card(
     """README.md of the dataset release for the shards present in ``folder``."""
     stats = shard_stats(folder)
     langs = [str(r["lang"]) for r in roles if r.get("lang")]
-    metadata = dataset_metadata(cfg, stats, langs)
+    metadata = dataset_metadata(cfg, folder, stats, langs)
     config_rows = []
     for spec in CONFIGS:
         counts = {

@@ -340,8 +340,8 @@ def read_hub(
     source: InstructionSource, *, cache_dir: str | Path | None = None
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """`datasets.load_dataset(path, name=subset, split=split, revision=revision)`: a Hub id
-    or a local dataset folder. Any failure (unknown id, no network, unknown split) is one
-    InputError line naming the dataset."""
+    or a local dataset folder (always read afresh). Any failure (unknown id, no network,
+    unknown split) is one InputError line naming the dataset."""
     import datasets
 
     label = f"hub:{source.path}" + (f"/{source.subset}" if source.subset else "")
@@ -353,8 +353,13 @@ def read_hub(
         kwargs["revision"] = source.revision
     if cache_dir is not None:
         kwargs["cache_dir"] = str(cache_dir)
+    path = resolve_path(source.path)
+    if path.is_dir():
+        # datasets' cache key for a local folder with a `configs:` card ignores the files
+        # (docs/datasets_configs_cache.md): rebuild from what is on disk on every read.
+        kwargs["download_mode"] = "force_redownload"
     try:
-        dataset = datasets.load_dataset(str(resolve_path(source.path)), **kwargs)
+        dataset = datasets.load_dataset(str(path), **kwargs)
     except Exception as err:  # the datasets library raises many unrelated types here
         text = " ".join(str(err).split())
         if len(text) > 300:

@@ -3,7 +3,10 @@
 A folder holds `data/<config>/<split>.parquet` cast to the config's explicit Features,
 `roles.json` (the roster: [{name, slug, lang, held_out, ...}]) and a README.md whose YAML
 `configs:` block lists exactly the shards present, so that
-`datasets.load_dataset(folder, config, split=split)` works for each of them.
+`datasets.load_dataset(folder, config, split=split)` works for each of them. Each entry's
+`description` carries the sha256 of that config's shard files: datasets keys its cache of a
+local folder on the `configs:` block, not on the files (docs/datasets_configs_cache.md), so
+without it a rebuilt folder would load the previous build's rows.
 
 Shard columns (see schema.py):
     general:        role, question, generated (list of str), reference, kind
@@ -12,9 +15,10 @@ Shard columns (see schema.py):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,16 +81,37 @@ def to_table(rows: ShardRows, spec: ConfigSpec, where: str) -> pa.Table:
     return table.replace_schema_metadata(schema.metadata)  # Features only, no pandas metadata
 
 
-def card_text(counts: Mapping[ShardKey, int], body: str | None = None) -> str:
-    """README.md: YAML `configs:` (one data file per split present) and a row-count table."""
+def content_digest(folder: str | Path, spec: ConfigSpec, splits: Sequence[str]) -> str:
+    """sha256 over one config's shard files (split name and bytes, in `splits` order)."""
+    digest = hashlib.sha256()
+    for split in splits:
+        digest.update(f"{split}\0".encode())
+        with open(Path(folder) / spec.shard_path(split), "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def configs_metadata(folder: str | Path, keys: Collection[ShardKey]) -> list[dict[str, Any]]:
+    """The card's `configs:` block for the shards `keys` of `folder` (files must exist)."""
     configs = []
     for spec in CONFIGS:
-        splits = [split for split in SPLITS if (spec.name, split) in counts]
+        splits = [split for split in SPLITS if (spec.name, split) in keys]
         if not splits:
             continue
         files = [{"split": split, "path": spec.shard_path(split)} for split in splits]
-        configs.append({"config_name": spec.name, "data_files": files})
-    header = yaml.safe_dump({"configs": configs}, sort_keys=False, allow_unicode=True)
+        digest = content_digest(folder, spec, splits)
+        # `description` is a BuilderConfig field, so it enters datasets' cache key.
+        description = f"{spec.name}, content sha256 {digest}"
+        configs.append({"config_name": spec.name, "data_files": files, "description": description})
+    return configs
+
+
+def card_text(
+    configs: Sequence[Mapping[str, Any]], counts: Mapping[ShardKey, int], body: str | None = None
+) -> str:
+    """README.md: YAML `configs:` (see configs_metadata) and a row-count table."""
+    header = yaml.safe_dump({"configs": list(configs)}, sort_keys=False, allow_unicode=True)
     lines = ["| config | split | rows |", "|---|---|---|"]
     lines += [f"| {config} | {split} | {n:,} |" for (config, split), n in sorted(counts.items())]
     text = body or "# RoleBench\n\nRole-playing benchmark in the layout of the rolellm toolkit."
@@ -117,7 +142,8 @@ def write_rolebench(
             pq.write_table(table, path, compression="zstd")
         text = json.dumps(roster, indent=2, ensure_ascii=False) + "\n"
         (tmp / ROLES_FILE).write_text(text, encoding="utf-8")
-        (tmp / CARD_FILE).write_text(card_text(counts, card_body), encoding="utf-8")
+        card = card_text(configs_metadata(tmp, counts), counts, card_body)
+        (tmp / CARD_FILE).write_text(card, encoding="utf-8")
     return counts
 
 
