@@ -307,6 +307,18 @@ def build_dataset(
     (target / "README.md").write_text(card, encoding="utf-8")
 
 
+def check_card_configs(folder: Path) -> None:
+    """The card's `configs:` must name the shards present with their content hashes: users'
+    shared datasets cache is keyed on them (docs/datasets_configs_cache.md)."""
+    from dataset_builder.rolebench_io import CARD_FILE, configs_metadata, list_shards
+
+    text = (folder / CARD_FILE).read_text(encoding="utf-8")
+    front = yaml.safe_load(text.split("---\n", 2)[1]) if text.startswith("---\n") else None
+    card = front.get("configs") if isinstance(front, dict) else None
+    if card != configs_metadata(folder, list_shards(folder)):
+        raise VerifyError(f"{folder}: README.md configs do not match the shards on disk")
+
+
 def verify_dataset(folder: Path) -> list[str]:
     """Load every config/split with `datasets.load_dataset`; rows and Features must match."""
     import datasets
@@ -314,6 +326,7 @@ def verify_dataset(folder: Path) -> list[str]:
 
     from dataset_builder.rolebench_io import list_shards, spec_for
 
+    check_card_configs(folder)
     checked = []
     progress = datasets.is_progress_bar_enabled()
     datasets.disable_progress_bars()

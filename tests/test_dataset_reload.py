@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from cards.config import ReleaseConfig
-from cards.release import ReleasePaths, build_dataset
+from cards.release import ReleasePaths, VerifyError, build_dataset, verify_dataset
 from dataset_builder.assemble import AssembleConfig, run_assemble
 from dataset_builder.importer import import_release, release_file
 from dataset_builder.instructions import (
@@ -147,6 +147,17 @@ def test_an_unchanged_folder_loads_from_the_cache(tmp_path, shared_cache):
     write_io(folder, "other", 3)
     _assert_loads_disk(folder)
     assert len(_arrow_files(shared_cache)) > len(cached)
+
+
+def test_release_check_refuses_a_shard_changed_after_its_card(tmp_path):
+    folder = tmp_path / "release" / "dataset"
+    write_release(folder, "one", 3)
+    assert verify_dataset(folder)
+    shard = folder / "data" / GENERAL / "train.parquet"
+    table = pq.read_table(shard)
+    pq.write_table(table.slice(1), shard)
+    with pytest.raises(VerifyError, match="configs do not match the shards"):
+        verify_dataset(folder)
 
 
 # ----------------------------------------------------------------------------- readers
