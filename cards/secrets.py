@@ -1,35 +1,19 @@
 """Find things that look like credentials in a folder before anything leaves the machine.
 
-Shapes looked for (bytes of every file, and the decoded strings of every Parquet shard, whose
-compressed pages would hide a token from a byte scan):
-
-    Hub tokens           hf_ + at least 30 letters/digits (real ones: hf_ + 34)
-    OpenAI keys          sk-[proj-|svcacct-|admin-] + at least 20 of [A-Za-z0-9_-], with a digit
-    private keys         -----BEGIN ... PRIVATE KEY-----
-
-Each shape must start a word, so English text such as "task-specific-instructions" does not
-match. A finding names the file and the shape, never the matched text.
+The shapes are `rolellm.rules.SECRET_SHAPES` (Hub tokens, OpenAI keys, private keys), looked
+for in the bytes of every file and in the decoded strings of every Parquet shard, whose
+compressed pages would hide a token from a byte scan. A finding names the file and the
+shape, never the matched text.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-_SHAPES: tuple[tuple[str, re.Pattern[bytes]], ...] = (
-    ("Hub token (hf_...)", re.compile(rb"(?<![A-Za-z0-9_])hf_[A-Za-z0-9]{30,}")),
-    (
-        "OpenAI key (sk-...)",
-        re.compile(rb"(?<![A-Za-z0-9_-])sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}"),
-    ),
-    (
-        "private key",
-        re.compile(rb"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"),
-    ),
-)
-_DIGIT = re.compile(rb"[0-9]")
+from rolellm.rules import secret_shapes
+
 _CHUNK = 1 << 20
 _OVERLAP = 256
 
@@ -45,18 +29,9 @@ class Finding:
         return f"{self.path}{inside}: looks like a {self.shape}"
 
 
-def _matches(data: bytes) -> Iterator[str]:
-    for shape, pattern in _SHAPES:
-        for match in pattern.finditer(data):
-            if shape.startswith("OpenAI") and not _DIGIT.search(match.group(0)[3:]):
-                continue  # prose like "sk-something-long-and-hyphenated" carries no digit
-            yield shape
-            break
-
-
 def scan_bytes(data: bytes) -> list[str]:
     """The secret shapes present in ``data`` (each at most once)."""
-    return list(dict.fromkeys(_matches(data)))
+    return secret_shapes(data)
 
 
 def _scan_file(path: Path, needles: Sequence[tuple[str, bytes]] = ()) -> set[str]:
@@ -66,7 +41,7 @@ def _scan_file(path: Path, needles: Sequence[tuple[str, bytes]] = ()) -> set[str
     with path.open("rb") as fh:
         while chunk := fh.read(_CHUNK):
             window = tail + chunk
-            found.update(_matches(window))
+            found.update(secret_shapes(window))
             found.update(shape for shape, needle in needles if needle and needle in window)
             tail = window[-overlap:]
     return found

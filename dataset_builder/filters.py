@@ -21,21 +21,18 @@ Reasons used by the generation stages:
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rapidfuzz import fuzz, process, utils
+from rapidfuzz import fuzz, process
 
-from dataset_builder.validation.config import DEFAULT_OOC_MARKERS_EN, DEFAULT_OOC_MARKERS_ZH
+from rolellm import rules
 from rolellm.atomic import write_jsonl
 
 Row = dict[str, Any]
-OOC_MARKERS: tuple[str, ...] = DEFAULT_OOC_MARKERS_EN + DEFAULT_OOC_MARKERS_ZH
-OOC_EXEMPT_ROLES: tuple[str, ...] = ("HAL 9000", "Sonny")
 
 _NOT_WORD = re.compile(r"[^\w\s]+")
 
@@ -101,67 +98,43 @@ class Blocklist(Filter):
 
 
 class OutOfCharacter(Filter):
-    """Drop a row whose `field` contains a marker (case-insensitive); exempt roles pass."""
+    """Drop a row whose `field` contains an out-of-character marker (rules.OocRule)."""
 
     reason = "out_of_character"
 
     def __init__(
         self,
         field: str,
-        markers: Sequence[str] = OOC_MARKERS,
-        exempt: Iterable[str] = OOC_EXEMPT_ROLES,
+        markers: Sequence[str] = rules.OOC_MARKERS,
+        exempt: Iterable[str] = rules.OOC_EXEMPT_ROLES,
     ):
-        self.field, self.exempt = field, set(exempt)
-        self.pattern = re.compile("|".join(re.escape(m) for m in markers), re.IGNORECASE)
+        self.field, self.rule = field, rules.OocRule(markers, exempt)
 
     def drop(self, row: Row) -> bool:
-        if row.get("role") in self.exempt:
-            return False
-        return bool(self.pattern.search(str(row.get(self.field) or "")))
-
-
-class _Sources:
-    """Texts processed once (rapidfuzz default_process) and sorted by length; a ratio of at
-    least r% needs lengths within a factor r / (200 - r), so only that window is scored."""
-
-    def __init__(self, texts: Iterable[str], ratio: float):
-        processed = sorted((len(p), p) for p in map(utils.default_process, texts) if p)
-        self.lengths = [n for n, _ in processed]
-        self.texts = [p for _, p in processed]
-        self.exact = set(self.texts)
-        self.ratio = ratio
-
-    def copied(self, text: str) -> bool:
-        text = utils.default_process(text)
-        if text in self.exact:
-            return True
-        factor = self.ratio / (200.0 - self.ratio)
-        lo = bisect.bisect_left(self.lengths, len(text) * factor)
-        hi = bisect.bisect_right(self.lengths, len(text) / factor)
-        best = process.extractOne(
-            text, self.texts[lo:hi], scorer=fuzz.ratio, processor=None, score_cutoff=self.ratio
-        )
-        return best is not None
+        return self.rule.marker(str(row.get(self.field) or ""), row.get("role")) is not None
 
 
 class CopiesReference(Filter):
-    """Drop a row whose `field` (>= min_chars) copies its `source` field (ratio >= ratio),
-    the copy rule of the quality gate."""
+    """Drop a row whose `field` copies its `source` field (the copy rule, rules.py)."""
 
     reason = "copies_reference"
 
-    def __init__(self, field: str, source: str = "reference", ratio: float = 95.0, min_chars=20):
+    def __init__(
+        self,
+        field: str,
+        source: str = "reference",
+        ratio: float = rules.COPY_RATIO,
+        min_chars: int = rules.COPY_MIN_CHARS,
+    ):
         self.field, self.source, self.ratio, self.min_chars = field, source, ratio, min_chars
 
     def drop(self, row: Row) -> bool:
         text, source = str(row.get(self.field) or ""), str(row.get(self.source) or "")
-        if len(text.strip()) < self.min_chars or not source.strip():
-            return False
-        return _Sources([source], self.ratio).copied(text)
+        return bool(rules.copied_pairs([text], [source], self.ratio, self.min_chars, workers=1)[0])
 
 
 class CopiesProfile(Filter):
-    """Drop a row whose `field` (>= min_chars) copies a profile line of its role."""
+    """Drop a row whose `field` copies a profile line of its role (the copy rule, rules.py)."""
 
     reason = "copies_profile"
 
@@ -169,16 +142,17 @@ class CopiesProfile(Filter):
         self,
         field: str,
         profiles: Mapping[str, Sequence[str]],
-        ratio: float = 95.0,
-        min_chars: int = 20,
+        ratio: float = rules.COPY_RATIO,
+        min_chars: int = rules.COPY_MIN_CHARS,
     ):
-        self.field, self.min_chars = field, min_chars
-        self.index = {role: _Sources(lines, ratio) for role, lines in profiles.items()}
+        self.field = field
+        self.index = {
+            role: rules.CopyIndex(lines, ratio, min_chars) for role, lines in profiles.items()
+        }
 
     def drop(self, row: Row) -> bool:
-        text = str(row.get(self.field) or "")
         index = self.index.get(row.get("role"))
-        return index is not None and len(text.strip()) >= self.min_chars and index.copied(text)
+        return index is not None and index.copies(str(row.get(self.field) or ""))
 
 
 class ExactDuplicate(Filter):

@@ -20,17 +20,15 @@ Script counts work on UTF-8 bytes: Latin = ASCII letters + U+00C0..U+027F, CJK =
 
 from __future__ import annotations
 
-import bisect
-import re
 from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from rapidfuzz import fuzz, process, utils
 
 from dataset_builder.validation.config import ValidateConfig
+from rolellm import rules
 
 _CHUNK_ROWS = 16384
 
@@ -120,17 +118,15 @@ def joined_answers(answers: pd.Series) -> pa.Array:
 def ooc_markers(
     df: pd.DataFrame, answers_text: pa.Array, markers: Sequence[str], exempt: Collection[str]
 ) -> pd.Series:
-    """First out-of-character marker found in a row's answers (case-insensitive), or null."""
+    """First out-of-character marker found in a row's answers (rules.OocRule), or null."""
     out = pd.Series([None] * len(df), index=df.index, dtype=object)
-    if not markers:
+    rule = rules.OocRule(markers, exempt)
+    if rule.pattern is None:
         return out
-    pattern = "|".join(re.escape(m) for m in markers)
-    hits = pc.match_substring_regex(answers_text, pattern, ignore_case=True).to_numpy(False)
-    hits &= ~text_of(df, "role").isin(list(exempt)).to_numpy()
-    finder = re.compile(pattern, re.IGNORECASE)
+    hits = pc.match_substring_regex(answers_text, rule.pattern, ignore_case=True).to_numpy(False)
+    hits &= ~text_of(df, "role").isin(list(rule.exempt)).to_numpy()
     for position in np.flatnonzero(hits):
-        match = finder.search(answers_text[int(position)].as_py())
-        out.iloc[position] = match.group(0) if match else None
+        out.iloc[position] = rule.marker(answers_text[int(position)].as_py())
     return out
 
 
@@ -140,7 +136,7 @@ def copied_from(
     cfg: ValidateConfig,
     profiles: Mapping[str, Sequence[str]] | None,
 ) -> pd.Series:
-    """ "reference" / "profile" when an answer (long enough) copies that source, else null."""
+    """ "reference" / "profile" when an answer copies that source (the copy rule), else null."""
     out = pd.Series([None] * len(df), index=df.index, dtype=object)
     if "reference" in df.columns:
         out[_copies_reference(df, answers, cfg).to_numpy()] = "reference"
@@ -155,48 +151,14 @@ def _copies_reference(df: pd.DataFrame, answers: pd.Series, cfg: ValidateConfig)
     if df.empty:
         return hit
     pairs = pd.DataFrame({"answer": answers, "source": text_of(df, "reference").astype(object)})
-    pairs = pairs[pairs["source"].str.strip() != ""].explode("answer").dropna()
-    pairs = pairs[pairs["answer"].map(lambda a: len(a.strip())) >= cfg.copy_min_chars]
+    pairs = pairs.explode("answer").dropna()
     if pairs.empty:
         return hit
-    scores = process.cpdist(
-        pairs["answer"].tolist(),
-        pairs["source"].tolist(),
-        scorer=fuzz.ratio,
-        processor=utils.default_process,
-        workers=-1,
+    copied = rules.copied_pairs(
+        pairs["answer"].tolist(), pairs["source"].tolist(), cfg.copy_ratio, cfg.copy_min_chars
     )
-    hit[pairs.index[scores >= cfg.copy_ratio].unique()] = True
+    hit[pairs.index[copied].unique()] = True
     return hit
-
-
-class _LineIndex:
-    """One role's profile lines, processed once and sorted by length: a fuzz.ratio of at
-    least r% needs lengths within a factor r / (200 - r), so each answer is compared with
-    that length window only."""
-
-    def __init__(self, lines: Sequence[str], ratio: float) -> None:
-        processed = sorted((len(p), p) for p in map(utils.default_process, lines) if p)
-        self.lengths = [n for n, _ in processed]
-        self.lines = [p for _, p in processed]
-        self.ratio = ratio
-        self.exact = set(self.lines)
-
-    def copied(self, answer: str) -> bool:
-        text = utils.default_process(answer)
-        if text in self.exact:
-            return True
-        factor = self.ratio / (200.0 - self.ratio)
-        lo = bisect.bisect_left(self.lengths, len(text) * factor)
-        hi = bisect.bisect_right(self.lengths, len(text) / factor)
-        window = self.lines[lo:hi]
-        return (
-            bool(window)
-            and process.extractOne(
-                text, window, scorer=fuzz.ratio, processor=None, score_cutoff=self.ratio
-            )
-            is not None
-        )
 
 
 def _copies_profile(
@@ -205,15 +167,15 @@ def _copies_profile(
     cfg: ValidateConfig,
     profiles: Mapping[str, Sequence[str]],
 ) -> pd.Series:
-    indexes = {role: _LineIndex(lines, cfg.copy_ratio) for role, lines in profiles.items()}
+    indexes = {
+        role: rules.CopyIndex(lines, cfg.copy_ratio, cfg.copy_min_chars)
+        for role, lines in profiles.items()
+    }
     roles = text_of(df, "role").to_numpy()
     hits = np.zeros(len(df), bool)
     for position, (role, items) in enumerate(zip(roles, answers, strict=True)):
         index = indexes.get(role)
-        if index is None:
-            continue
-        long_enough = (a for a in items if len(a.strip()) >= cfg.copy_min_chars)
-        hits[position] = any(index.copied(a) for a in long_enough)
+        hits[position] = index is not None and index.copies_any(items)
     return pd.Series(hits, index=df.index)
 
 
