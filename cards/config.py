@@ -13,10 +13,10 @@ from pydantic import Field, field_validator
 
 from rolellm.config import Section
 from rolellm.errors import ConfigError
+from rolellm.rules import looks_like_secret
 
 # The Hub's rule for one part of a repo id (huggingface_hub.utils.validate_repo_id).
 _NAME = re.compile(r"^(?!.*(--|\.\.))[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9])?$")
-_SECRETISH = re.compile(r"(hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{16,}|PRIVATE KEY)")
 
 
 def check_repo_id(repo_id: str, what: str = "repo") -> str:
@@ -80,8 +80,7 @@ class ReleaseConfig(Section):
     @field_validator("*", mode="before")
     @classmethod
     def _no_secrets(cls, value: object) -> object:
-        texts = value if isinstance(value, list | tuple) else [value]
-        if any(isinstance(t, str) and _SECRETISH.search(t) for t in texts):
+        if looks_like_secret(value):
             raise ValueError("looks like a secret; the Hub token comes from HF_TOKEN or the login")
         return value
 
