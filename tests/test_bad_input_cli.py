@@ -266,8 +266,8 @@ CASES = [
     ),
     Case(
         "evaluate-option-out-of-range",
-        ("evaluate", "--max-per-role", "0", "--model", "some/model"),
-        "command line: max_per_role: Input should be greater than 0",
+        ("evaluate", "-s", "evaluate.max_per_role=0", "--model", "some/model"),
+        "--set evaluate.max_per_role=0: evaluate.max_per_role: Input should be greater than 0",
         lambda w: _rolebench(w / "data" / "rolebench"),
         EVAL_OUT,
     ),

@@ -86,3 +86,82 @@ def test_unreadable_params_files(tmp_path):
     scalar = tmp_path / "scalar.yaml"
     scalar.write_text("just text\n")
     assert "top level must be a mapping" in _run("raw-scripts", "--params", str(scalar)).stderr
+
+
+# --- -s/--set KEY=VALUE: the keys of `dvc exp run -S`, applied before validation ----------
+
+
+def test_overrides_apply_to_a_copy_with_yaml_values():
+    from rolellm.overrides import apply_overrides
+
+    data = {"rolegpt": {"n": 6}}
+    out = apply_overrides(
+        data,
+        ["rolegpt.n=2", "engine.backend=openai", "profiles.plays=[hamlet, macbeth]", "seed=3"],
+        "params.yaml",
+    )
+    assert data == {"rolegpt": {"n": 6}}  # pure
+    assert out["rolegpt"]["n"] == 2 and out["engine"] == {"backend": "openai"}
+    assert out["profiles"]["plays"] == ["hamlet", "macbeth"] and out["seed"] == 3
+    assert apply_overrides({}, ["evaluate.adapter=", "rolegpt.n=2", "rolegpt.n=4"], "p") == {
+        "evaluate": {"adapter": None},
+        "rolegpt": {"n": 4},
+    }
+
+
+BAD_SETS = [
+    ("rolegpt.nn=2", "--set rolegpt.nn=2: rolegpt.nn: unknown key"),
+    ("rolegpt.n=many", "--set rolegpt.n=many: rolegpt.n: Input should be a valid integer"),
+    ("engine.backend=tgi", "engine.backend: Input should be 'local' or 'openai'"),
+    ("foo", "--set foo: expected KEY=VALUE"),
+    ("=2", "--set =2: expected KEY=VALUE"),
+    ("seed.x=1", "--set seed.x=1: seed is a value, not a section"),
+    ("profiles.plays=[a", "--set profiles.plays=[a: value is not YAML"),
+]
+
+
+@pytest.mark.parametrize(("item", "expected"), BAD_SETS)
+def test_bad_set_gives_one_line_and_exit_2(tmp_path, item, expected):
+    result = _run(
+        "raw-scripts", "--params", str(REPO_ROOT / "params.yaml"), "-s", item, cwd=tmp_path
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: --set ") and expected in lines[0]
+    assert not (tmp_path / "data").exists()  # nothing written
+
+
+def test_set_reaches_the_stage_and_a_file_error_still_names_the_file(tmp_path):
+    result = _run(
+        "raw-scripts",
+        "--params",
+        str(REPO_ROOT / "params.yaml"),
+        "-s",
+        "profiles.plays=[hamlet]",
+        "--set",
+        f"profiles.scripts_dir={tmp_path / 'plays'}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in (tmp_path / "plays").iterdir()] == ["hamlet.md"]
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump({"engnie": {}}))
+    result = _run("raw-scripts", "--params", str(path), "-s", "rolegpt.n=2", cwd=tmp_path)
+    assert result.returncode == 2 and f"error: {path}: engnie: unknown key" in result.stderr
+
+
+def test_every_verb_that_reads_params_takes_set():
+    import typer
+
+    from rolellm.cli import app
+
+    commands = typer.main.get_command(app).commands
+    reads_params = {
+        name
+        for name, cmd in commands.items()
+        if any("--params" in param.opts for param in cmd.params)
+    }
+    assert {"raw-scripts", "train", "evaluate", "release", "validate"} <= reads_params
+    for name in reads_params:
+        assert any("--set" in param.opts for param in commands[name].params), name

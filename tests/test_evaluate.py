@@ -338,7 +338,7 @@ def test_stage_csv_plots_and_report(stage):
 
 
 def test_cli_scores_a_served_model_alone(tmp_path):
-    """`rolellm evaluate --backend openai`: a server that answers with the references."""
+    """`rolellm evaluate -s engine.backend=openai`: a server that answers with the references."""
     from typer.testing import CliRunner
 
     from rolellm.cli import app
@@ -355,10 +355,14 @@ def test_cli_scores_a_served_model_alone(tmp_path):
     params = tmp_path / "params.yaml"
     params.write_text(f"engine:\n  cache_dir: {tmp_path / 'cache'}\n  openai: {{max_retries: 0}}\n")
     with ScriptedServer(lambda messages: answers[messages[-1]["content"]]) as server:
-        args = ["evaluate", "-p", str(params), "--data", str(data), "--backend", "openai"]
-        args += ["--base-url", server.base_url, "--model", "served", "--no-base"]
-        args += ["--config", "eng_instruction_generalization_general"]
-        args += ["--config", "eng_instruction_generalization_role_specific"]
+        args = ["evaluate", "-p", str(params), "--data", str(data), "-s", "engine.backend=openai"]
+        args += ["-s", f"engine.openai.base_url={server.base_url}", "--model", "served"]
+        args += ["-s", "evaluate.compare_base=false"]
+        args += [
+            "-s",
+            "evaluate.configs=[eng_instruction_generalization_general,"
+            " eng_instruction_generalization_role_specific]",
+        ]
         args += ["--metrics", str(tmp_path / "m.json"), "--reports", str(tmp_path / "r")]
         result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output + repr(result.exception)

@@ -15,6 +15,7 @@ import torch
 from pydantic import ValidationError
 from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 
+from rolellm.config import parse_params
 from rolellm.errors import ConfigError, InputError
 from tests.tiny import save_tiny_llama
 from training.rocit import (
@@ -26,7 +27,7 @@ from training.rocit import (
     sft_config,
     train,
 )
-from training.rocit_config import TrainConfig, apply_overrides
+from training.rocit_config import TrainConfig
 from training.rocit_data import lineage, load_training_set, md5_file
 
 CHATML = (
@@ -258,17 +259,18 @@ def test_lineage_prefers_dvc_lock_then_file_md5(rolebench, tmp_path) -> None:
 
 
 def test_config_overrides_and_validation() -> None:
-    cfg = apply_overrides(TrainConfig(), ["lora.r=4", "max_steps=3", "train_configs=[zh_general]"])
+    sets = ["train.lora.r=4", "train.max_steps=3", "train.train_configs=[zh_general]"]
+    cfg = parse_params({}, "params.yaml", sets).train
     assert (cfg.lora.r, cfg.lora.alpha, cfg.max_steps) == (4, 32, 3)
     assert cfg.train_configs == ("zh_general",)
-    with pytest.raises(ConfigError, match="train: lora.rank: unknown key"):
-        apply_overrides(cfg, ["lora.rank=4"])
+    with pytest.raises(ConfigError, match="--set train.lora.rank=4: train.lora.rank: unknown key"):
+        parse_params({}, "params.yaml", ["train.lora.rank=4"])
     with pytest.raises(ConfigError, match="unknown RoleBench config 'eng_all'"):
-        apply_overrides(cfg, ["train_configs=[eng_all]"])
+        parse_params({}, "params.yaml", ["train.train_configs=[eng_all]"])
     with pytest.raises(ValidationError, match="'nme' is undefined"):
         TrainConfig.model_validate({"system_prompt_template": "{{ nme }}"})
-    with pytest.raises(ConfigError, match="expected key=value"):
-        apply_overrides(cfg, ["max_steps"])
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        parse_params({}, "params.yaml", ["train.max_steps"])
 
 
 # --- labels: loss on the answer only -----------------------------------------------------

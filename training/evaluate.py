@@ -133,43 +133,6 @@ class EvalPaths:
         return self.reports / "predictions"
 
 
-def with_overrides(
-    cfg: EvaluateConfig, engine: EngineConfig, overrides: dict[str, Any]
-) -> tuple[EvaluateConfig, EngineConfig]:
-    """Apply command-line settings (None: unset) and validate the result.
-
-    ``model`` without ``adapter`` evaluates that model alone (the pipeline's adapter is not
-    applied to someone else's model); ``backend`` / ``base_url`` / ``api_key_env`` set the
-    engine; ``judge_base_url`` / ``judge_model`` turn the judge on.
-    """
-    from pydantic import ValidationError
-
-    from rolellm.config import _describe
-
-    given = {k: v for k, v in overrides.items() if v is not None}
-    section = cfg.model_dump()
-    for key in ("model", "adapter", "configs", "max_per_role", "max_new_tokens"):
-        if key in given:
-            section[key] = given[key]
-    if "model" in given and "adapter" not in given:
-        section["adapter"] = None
-    if given.get("no_base"):
-        section["compare_base"] = False
-    judge = section["judge"]
-    if "judge_base_url" in given or "judge_model" in given:
-        judge["enabled"] = True
-        judge["openai"]["base_url"] = given.get("judge_base_url", judge["openai"]["base_url"])
-        judge["openai"]["model"] = given.get("judge_model", judge["openai"]["model"])
-    eng = engine.model_dump()
-    eng["backend"] = given.get("backend", eng["backend"])
-    eng["openai"]["base_url"] = given.get("base_url", eng["openai"]["base_url"])
-    eng["openai"]["api_key_env"] = given.get("api_key_env", eng["openai"]["api_key_env"])
-    try:
-        return EvaluateConfig.model_validate(section), EngineConfig.model_validate(eng)
-    except ValidationError as err:
-        raise ConfigError(_describe(err, "command line")) from None
-
-
 # --- test data ---------------------------------------------------------------------------
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
 from dataset_builder.schema import CONFIGS_BY_NAME
-from rolellm.config import NonNegInt, PositiveInt, Probability, Section, _describe
+from rolellm.config import NonNegInt, PositiveInt, Probability, Section
 from rolellm.errors import ConfigError
 from training.prompts import DEFAULT_SYSTEM_PROMPT_TEMPLATE, check_template
 
@@ -85,31 +83,3 @@ class TrainConfig(Section):
             return check_template(value)
         except ConfigError as err:
             raise ValueError(str(err).removeprefix("system_prompt_template: ")) from None
-
-
-def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
-    *parents, leaf = dotted.split(".")
-    node = data
-    for part in parents:
-        child = node.get(part)
-        node[part] = child = dict(child) if isinstance(child, dict) else {}
-        node = child
-    node[leaf] = value
-
-
-def apply_overrides(cfg: TrainConfig, overrides: Iterable[str]) -> TrainConfig:
-    """Apply ``key=value`` overrides (``lora.r=8``, ``max_steps=10``); values are YAML."""
-    data = cfg.model_dump(mode="python")
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: expected key=value")
-        try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            value = raw
-        _set_dotted(data, key.strip(), value)
-    try:
-        return TrainConfig.model_validate(data)
-    except ValidationError as err:
-        raise ConfigError(_describe(err, "train")) from None
