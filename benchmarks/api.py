@@ -17,9 +17,10 @@ from pathlib import Path
 
 import httpx
 
-from rolellm.config import EngineConfig, OpenAIBackendConfig
+from rolellm.engine.config import EngineConfig, OpenAIBackendConfig
 from rolellm.engine.engine import build_engine
-from rolellm.engine.types import ChatRequest, SamplingParams
+from rolellm.engine.types import ChatRequest
+from rolellm.sections import Sampling
 
 CONCURRENCY = 32
 LATENCY_S = 0.25
@@ -61,7 +62,7 @@ def main() -> None:
             requests = [
                 ChatRequest.of(
                     [{"role": "user", "content": f"question {i}"}],
-                    sampling=SamplingParams(max_new_tokens=8),
+                    sampling=Sampling(max_new_tokens=8),
                 )
                 for i in range(REQUESTS)
             ]

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import torch
 
-from rolellm.config import EngineConfig, LocalBackendConfig
 from rolellm.engine import hf_model
+from rolellm.engine.config import EngineConfig, LocalBackendConfig
 from rolellm.engine.embedded import materialise_embedded_model
 from rolellm.engine.engine import build_engine
-from rolellm.engine.types import Call, ChatRequest, SamplingParams
+from rolellm.engine.types import Call, ChatRequest
+from rolellm.sections import Sampling
 
 BATCH = 16
 NEW_TOKENS = 24
@@ -62,7 +63,7 @@ def _rolegpt_requests() -> list[ChatRequest]:
             {"role": "user", "content": f"HORATIO: My lord, what of scene {i}? " * 6},
             {"role": "assistant", "content": "Words, words, words; the rest is silence. " * 4},
         ]
-    sampling = SamplingParams(temperature=0.7, max_new_tokens=48)
+    sampling = Sampling(temperature=0.7, max_new_tokens=48)
     return [
         ChatRequest.of(
             [{"role": "system", "content": PERSONA * 4}, *demos, {"role": "user", "content": q}],
@@ -105,7 +106,7 @@ def main() -> None:
         tok, model = backend.tokenizer, backend.model
         messages = [[{"role": "user", "content": p}] for p in _prompts()]
         requests = [
-            ChatRequest.of(m, sampling=SamplingParams(max_new_tokens=NEW_TOKENS)) for m in messages
+            ChatRequest.of(m, sampling=Sampling(max_new_tokens=NEW_TOKENS)) for m in messages
         ]
         ids = [backend.render(Call(r, 0)) for r in requests]
         eos = backend.eos_ids

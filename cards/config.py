@@ -11,9 +11,9 @@ from typing import Annotated
 
 from pydantic import Field, field_validator
 
-from rolellm.config import Section
 from rolellm.errors import ConfigError
 from rolellm.rules import looks_like_secret
+from rolellm.sections import Section
 
 # The Hub's rule for one part of a repo id (huggingface_hub.utils.validate_repo_id).
 _NAME = re.compile(r"^(?!.*(--|\.\.))[A-Za-z0-9](?:[\w.-]{0,94}[A-Za-z0-9])?$")

@@ -38,27 +38,15 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import Field
-
+from dataset_builder.assemble_config import AssembleConfig
 from dataset_builder.rolebench_io import ShardKey, write_rolebench
 from dataset_builder.schema import CONFIGS_BY_NAME
 from rolellm.atomic import read_jsonl
-from rolellm.config import Section
 from rolellm.errors import InputError, RolellmError
 
 Row = dict[str, Any]
-
-
-class AssembleConfig(Section):
-    """test_fraction: share of each role's role-specific items put in test (deterministic).
-    references: RoleGPT references kept per general sample (at most; the quality gate
-    expects 1..5). seed: salts the role-specific split hash."""
-
-    test_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.2
-    references: Annotated[int, Field(ge=1, le=20)] = 5
-    seed: Annotated[int, Field(ge=0)] = 0
 
 
 class LeakageError(RolellmError):

@@ -29,10 +29,11 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, model_validator
 
+from dataset_builder.context_instruct_config import ContextInstructConfig
 from dataset_builder.filters import (
     Blocklist,
     CopiesProfile,
@@ -48,9 +49,8 @@ from dataset_builder.rolegpt import Role, default_excluded_path, load_role_profi
 from dataset_builder.scripts import Line, is_narration
 from dataset_builder.segment import Exchange, exchanges
 from rolellm.atomic import write_jsonl
-from rolellm.config import Sampling, Section
 from rolellm.engine.engine import Engine
-from rolellm.engine.types import ChatRequest, ChatResult, Reply, SamplingParams
+from rolellm.engine.types import ChatRequest, ChatResult, Reply
 
 FORMAT = '{"items": [{"question": "...", "answer": "...", "confidence": 8}]}'
 SCRIPT_BASED_EN = """Here is a scene with {role}:
@@ -141,38 +141,6 @@ def example_questions() -> list[str]:
     return [q for items in EXAMPLE_ITEMS.values() for q, _ in items]
 
 
-class ContextInstructConfig(Section):
-    """Settings of the `context-instruct` stage.
-
-    segment_exchanges: profile exchanges per script-based segment.
-    max_segments: script-based segments per role (spread evenly over the profile).
-    questions_per_segment: questions asked for in each request (both kinds).
-    agnostic_samples: samples of the script-agnostic request per role.
-    min_confidence: drop items whose confidence (0-1 after dividing the 0-10 rating) is lower.
-    near_duplicate: drop a question whose rapidfuzz ratio (0-100, normalised text) with a
-        kept question of the same role is at least this.
-    min_question_chars / min_answer_chars: drop shorter (or empty) items.
-    max_line_chars: each profile line shown is cut to this many characters.
-    copy_ratio / copy_min_chars: drop answers copying a profile line (the gate's copy rule).
-    worked_example: start each request with a worked example exchange (EXAMPLE_ITEMS).
-    """
-
-    segment_exchanges: Annotated[int, Field(ge=1, le=50)] = 4
-    max_segments: Annotated[int, Field(ge=0, le=10000)] = 10
-    questions_per_segment: Annotated[int, Field(ge=1, le=20)] = 3
-    agnostic_samples: Annotated[int, Field(ge=0, le=50)] = 3
-    min_confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 0.7
-    near_duplicate: Annotated[float, Field(gt=0.0, le=100.0)] = 90.0
-    min_question_chars: Annotated[int, Field(ge=1)] = 8
-    min_answer_chars: Annotated[int, Field(ge=1)] = 2
-    max_line_chars: Annotated[int, Field(ge=20)] = 200
-    sampling: Sampling = Sampling(temperature=0.7, max_new_tokens=384)
-    seed: Annotated[int, Field(ge=0)] = 0
-    copy_ratio: Annotated[float, Field(gt=0.0, le=100.0)] = 95.0
-    copy_min_chars: Annotated[int, Field(ge=1)] = 20
-    worked_example: bool = True
-
-
 class QAItem(BaseModel):
     question: str
     answer: str
@@ -234,11 +202,10 @@ def _seed(cfg: ContextInstructConfig, role: Role, kind: str, segment: int | None
 
 
 def _request(role: Role, kind: str, prompt: str, seed: int, n: int, cfg) -> ChatRequest:
-    sp = cfg.sampling
     examples = example_turns(role.lang, kind) if cfg.worked_example else []
     return ChatRequest.of(
         [*examples, {"role": "user", "content": prompt}],
-        sampling=SamplingParams(sp.temperature, sp.top_p, sp.max_new_tokens),
+        sampling=cfg.sampling,
         seed=seed,
         n=n,
         reply_model=QAReply,

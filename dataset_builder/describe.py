@@ -16,9 +16,9 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from dataset_builder.scripts.base import Line
-from rolellm.config import Sampling, Section
-from rolellm.engine.types import ChatRequest, SamplingParams
+from rolellm.engine.types import ChatRequest
 from rolellm.errors import InputError
+from rolellm.sections import Sampling, Section
 
 PROMPT = """Here are lines spoken by {name} in {source}:
 {lines}
@@ -66,10 +66,9 @@ def persona_request(
         f"- {text}" for text in sample_lines(lines, cfg.lines_in_prompt, cfg.max_line_chars)
     )
     prompt = PROMPT.format(name=name, source=source, lines=shown, k=cfg.catchphrases)
-    sp = cfg.sampling
     return ChatRequest.of(
         [{"role": "user", "content": prompt}],
-        sampling=SamplingParams(sp.temperature, sp.top_p, sp.max_new_tokens),
+        sampling=cfg.sampling,
         seed=seed,
         reply_model=Persona,
     )

@@ -18,7 +18,7 @@ from dataset_builder.roles import SelectedRole, role_lines, select_roles
 from dataset_builder.scripts import Line, parse_folder, write_profile
 from dataset_builder.segment import segment_profile
 from rolellm.atomic import atomic_path, write_json
-from rolellm.config import EngineConfig
+from rolellm.engine.config import EngineConfig
 from rolellm.engine.engine import Engine, build_engine
 from rolellm.errors import InputError
 

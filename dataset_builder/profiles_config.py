@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from dataset_builder.describe import DescribeConfig
-from rolellm.config import PositiveInt, Section
+from rolellm.sections import PositiveInt, Section
 
 FormatName = Literal["markdown", "imsdb", "fountain", "zh", "profile"]
 _FORBIDDEN_IN_NAMES = ("/", "\\", "\x00")

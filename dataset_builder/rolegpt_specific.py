@@ -21,12 +21,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dataset_builder.assemble import AssembleConfig, read_roster, specific_test_rows
+from dataset_builder.assemble import read_roster, specific_test_rows
+from dataset_builder.assemble_config import AssembleConfig
 from dataset_builder.rolegpt import (
     Pair,
     PoolRow,
     Role,
-    RoleGPTConfig,
     collect,
     default_excluded_path,
     exchange_indexes,
@@ -34,6 +34,7 @@ from dataset_builder.rolegpt import (
     response_filters,
     rolegpt_request,
 )
+from dataset_builder.rolegpt_config import RoleGPTConfig
 from rolellm.atomic import read_jsonl, write_jsonl
 from rolellm.engine.engine import Engine
 from rolellm.errors import InputError

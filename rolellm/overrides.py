@@ -39,14 +39,14 @@ def apply_overrides(
     data: dict,
     sets: Sequence[str],
     source: str,
-    schema: type[BaseModel] | None = None,
+    schema: type[BaseModel],
 ) -> dict:
     """A copy of `data` (a params mapping read from `source`) with every `--set` applied.
 
-    Later sets win. Missing sections are created. When `schema` (default: `rolellm.config.
-    Params`) rejects the result and its first problem lies under an overridden key, the error
-    names that `--set`; other problems are left to the caller, who reports them against
-    `source`. `data` itself is never changed.
+    Later sets win. Missing sections are created. When `schema` (the params model) rejects
+    the result and its first problem lies under an overridden key, the error names that
+    `--set`; other problems are left to the caller, who reports them against `source`.
+    `data` itself is never changed.
     """
     result = copy.deepcopy(data) if data else {}
     if not isinstance(result, dict):
@@ -70,12 +70,8 @@ def apply_overrides(
     return result
 
 
-def _blame(
-    data: dict, applied: list[tuple[tuple[str, ...], str]], schema: type[BaseModel] | None
-) -> None:
+def _blame(data: dict, applied: list[tuple[tuple[str, ...], str]], schema: type[BaseModel]) -> None:
     """Raise the schema's first problem as a `--set` error when an override caused it."""
-    if schema is None:
-        from rolellm.config import Params as schema  # noqa: N813 (imported lazily: no circle)
     try:
         schema.model_validate(data)
     except ValidationError as err:

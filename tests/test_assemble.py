@@ -8,13 +8,8 @@ from pathlib import Path
 import datasets
 import pytest
 
-from dataset_builder.assemble import (
-    AssembleConfig,
-    LeakageError,
-    check_leakage,
-    run_assemble,
-    specific_rows,
-)
+from dataset_builder.assemble import LeakageError, check_leakage, run_assemble, specific_rows
+from dataset_builder.assemble_config import AssembleConfig
 from rolellm.atomic import write_jsonl
 from rolellm.errors import InputError, RolellmError
 

@@ -92,6 +92,7 @@ def test_unreadable_params_files(tmp_path):
 
 
 def test_overrides_apply_to_a_copy_with_yaml_values():
+    from rolellm.config import Params
     from rolellm.overrides import apply_overrides
 
     data = {"rolegpt": {"n": 6}}
@@ -99,11 +100,14 @@ def test_overrides_apply_to_a_copy_with_yaml_values():
         data,
         ["rolegpt.n=2", "engine.backend=openai", "profiles.plays=[hamlet, macbeth]", "seed=3"],
         "params.yaml",
+        Params,
     )
     assert data == {"rolegpt": {"n": 6}}  # pure
     assert out["rolegpt"]["n"] == 2 and out["engine"] == {"backend": "openai"}
     assert out["profiles"]["plays"] == ["hamlet", "macbeth"] and out["seed"] == 3
-    assert apply_overrides({}, ["evaluate.adapter=", "rolegpt.n=2", "rolegpt.n=4"], "p") == {
+    assert apply_overrides(
+        {}, ["evaluate.adapter=", "rolegpt.n=2", "rolegpt.n=4"], "p", Params
+    ) == {
         "evaluate": {"adapter": None},
         "rolegpt": {"n": 4},
     }

@@ -5,19 +5,20 @@ from __future__ import annotations
 import json
 
 from dataset_builder.context_instruct import (
-    ContextInstructConfig,
     QAReply,
     example_turns,
     run_context_instruct,
     scaled_confidence,
     segments,
 )
+from dataset_builder.context_instruct_config import ContextInstructConfig
 from dataset_builder.segment import exchanges
 from rolellm.atomic import read_jsonl
-from rolellm.config import EngineConfig, LocalBackendConfig, Sampling
 from rolellm.engine.cache import ReplyCache
+from rolellm.engine.config import EngineConfig, LocalBackendConfig
 from rolellm.engine.engine import Engine, build_engine
 from rolellm.engine.types import Call
+from rolellm.sections import Sampling
 from tests.test_rolegpt import HAMLET, HAMLET_LINES, WUKONG, FuncBackend, _lines, make_profiles
 
 PROFILE_LINE = "My lord, I have remembrances of yours that I have longed to redeliver."

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from pydantic import BaseModel
 
-from rolellm.config import EngineConfig, LocalBackendConfig
 from rolellm.engine.cache import ReplyCache
+from rolellm.engine.config import EngineConfig, LocalBackendConfig
 from rolellm.engine.engine import Engine, build_engine
 from rolellm.engine.local import LocalBackend
-from rolellm.engine.types import Call, ChatRequest, SamplingParams
+from rolellm.engine.types import Call, ChatRequest
+from rolellm.sections import Sampling
 
 QUESTIONS = [
     "Who are you?",
@@ -18,7 +19,7 @@ QUESTIONS = [
     "What is the weather like in Denmark during the long winter months?",
     "Do you love Ophelia?",
 ]
-SAMPLED = SamplingParams(temperature=0.9, top_p=0.95, max_new_tokens=12)
+SAMPLED = Sampling(temperature=0.9, top_p=0.95, max_new_tokens=12)
 
 
 def _requests(sampling=SAMPLED, n=1, seed=7):
@@ -79,7 +80,7 @@ def test_samples_differ_by_index_and_seed(tiny_model_dir, tmp_path):
 
 def test_batches_sorted_by_length_and_grouped_by_sampling(tiny_model_dir, tmp_path):
     backend = LocalBackend(LocalBackendConfig(model=str(tiny_model_dir), batch_size=2))
-    greedy = SamplingParams(max_new_tokens=5)
+    greedy = Sampling(max_new_tokens=5)
     calls = [Call(r, 0) for r in _requests()] + [Call(r, 0) for r in _requests(greedy)]
     prompts = {i: backend.render(c) for i, c in enumerate(calls)}
     batches = backend._batches(calls, prompts)
@@ -110,11 +111,9 @@ def test_cache_key_covers_every_parameter():
         ChatRequest.of([{"role": "user", "content": "hi!"}]),
         ChatRequest.of([{"role": "system", "content": "hi"}]),
         ChatRequest.of([{"role": "user", "content": "hi"}], seed=1),
-        ChatRequest.of([{"role": "user", "content": "hi"}], sampling=SamplingParams(0.5)),
-        ChatRequest.of([{"role": "user", "content": "hi"}], sampling=SamplingParams(top_p=0.9)),
-        ChatRequest.of(
-            [{"role": "user", "content": "hi"}], sampling=SamplingParams(max_new_tokens=9)
-        ),
+        ChatRequest.of([{"role": "user", "content": "hi"}], sampling=Sampling(temperature=0.5)),
+        ChatRequest.of([{"role": "user", "content": "hi"}], sampling=Sampling(top_p=0.9)),
+        ChatRequest.of([{"role": "user", "content": "hi"}], sampling=Sampling(max_new_tokens=9)),
     ]
     key = Call(base, 0).key("local", "m")
     keys = {Call(v, 0).key("local", "m") for v in variants}
@@ -169,7 +168,7 @@ def test_prompt_over_the_limit_is_a_per_request_error(tiny_model_dir, tmp_path):
         local=LocalBackendConfig(model=str(tiny_model_dir), max_input_tokens=40),
         cache_dir=str(tmp_path),
     )
-    results = build_engine(cfg, "x").generate(_requests(SamplingParams(max_new_tokens=3)))
+    results = build_engine(cfg, "x").generate(_requests(Sampling(max_new_tokens=3)))
     errors = [r.errors for r in results]
     assert any("over engine.local.max_input_tokens" in e[0] for e in errors if e)
     assert any(r.ok for r in results)  # short prompts still answered
@@ -196,7 +195,7 @@ def test_smollm2_answers_in_character(smollm2_dir, tmp_path):
             {"role": "system", "content": system},
             {"role": "user", "content": "Tell me who you are and where you live."},
         ],
-        sampling=SamplingParams(max_new_tokens=40),
+        sampling=Sampling(max_new_tokens=40),
     )
     [result] = engine.generate([request])
     reply = result.texts[0]

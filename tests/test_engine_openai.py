@@ -11,16 +11,17 @@ import sys
 import textwrap
 import time
 
-from rolellm.config import EngineConfig, OpenAIBackendConfig
+from rolellm.engine.config import EngineConfig, OpenAIBackendConfig
 from rolellm.engine.engine import build_engine
-from rolellm.engine.types import ChatRequest, SamplingParams
+from rolellm.engine.types import ChatRequest
+from rolellm.sections import Sampling
 from tests.servers.fault_proxy import FaultProxy
 
 PROMPTS = [f"Give one short sentence about the number {i}." for i in range(16)]
 
 
 def _requests(max_new_tokens=12):
-    sampling = SamplingParams(max_new_tokens=max_new_tokens)
+    sampling = Sampling(max_new_tokens=max_new_tokens)
     return [ChatRequest.of([{"role": "user", "content": p}], sampling=sampling) for p in PROMPTS]
 
 
@@ -84,7 +85,7 @@ def test_unreachable_server_is_reported_after_bounded_retries(tmp_path):
 CRASH_SCRIPT = textwrap.dedent(
     """
     import json, sys
-    from rolellm.config import EngineConfig, OpenAIBackendConfig
+    from rolellm.engine.config import EngineConfig, OpenAIBackendConfig
     from rolellm.engine.engine import build_engine
     from tests.test_engine_openai import _requests
     cfg = EngineConfig(backend="openai", cache_dir=sys.argv[3],

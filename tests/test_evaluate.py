@@ -12,9 +12,10 @@ import pytest
 import torch
 
 from dataset_builder.rolebench_io import write_rolebench
-from rolellm.config import EngineConfig, LocalBackendConfig, OpenAIBackendConfig
+from rolellm.engine.config import EngineConfig, LocalBackendConfig, OpenAIBackendConfig
 from rolellm.errors import ConfigError, InputError
 from tests.servers.scripted_judge import ScriptedServer, prefer_position
+from training.eval_config import EvalPaths, EvaluateConfig
 from training.eval_views import (
     EvalItem,
     RougeSettings,
@@ -24,15 +25,7 @@ from training.eval_views import (
     score_system,
     summarise,
 )
-from training.evaluate import (
-    EvalData,
-    EvalPaths,
-    EvaluateConfig,
-    model_systems,
-    requests_for,
-    resolve_template,
-    run_evaluate,
-)
+from training.evaluate import EvalData, model_systems, requests_for, resolve_template, run_evaluate
 from training.judge import JudgeConfig
 from training.score import score_files
 

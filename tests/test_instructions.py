@@ -16,16 +16,18 @@ from dataset_builder.instructions import (
     KINDS,
     SEED_DIR,
     Instruction,
-    InstructionsConfig,
-    InstructionSource,
     build_instruction_pool,
-    default_sources,
     load_instructions,
     load_source,
     normalise_text,
     sample_instructions,
     select_pool,
     split_train_test,
+)
+from dataset_builder.instructions_config import (
+    InstructionsConfig,
+    InstructionSource,
+    default_sources,
 )
 from rolellm.errors import ConfigError, InputError
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from rolellm.config import EngineConfig, OpenAIBackendConfig
+from rolellm.engine.config import EngineConfig, OpenAIBackendConfig
 from rolellm.engine.engine import build_engine
 from tests.servers.scripted_judge import ScriptedServer, prefer_marker, prefer_position
 from training.judge import (

@@ -16,8 +16,8 @@ from dataset_builder.profiles import (
 )
 from dataset_builder.profiles_config import ProfilesConfig, RoleConfig
 from dataset_builder.raw_scripts import materialise_plays, play_path
-from rolellm.config import EngineConfig
 from rolellm.engine.cache import ReplyCache
+from rolellm.engine.config import EngineConfig
 from rolellm.engine.engine import Engine
 from rolellm.errors import InputError
 from tests.test_engine_local import ScriptedBackend

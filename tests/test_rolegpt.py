@@ -8,22 +8,17 @@ from pathlib import Path
 import pytest
 
 from dataset_builder.retrieval import ExchangeIndex, tokenize
-from dataset_builder.rolegpt import (
-    Role,
-    RoleGPTConfig,
-    build_messages,
-    load_pool,
-    run_rolegpt,
-    system_prompt,
-)
+from dataset_builder.rolegpt import Role, build_messages, load_pool, run_rolegpt, system_prompt
+from dataset_builder.rolegpt_config import RoleGPTConfig
 from dataset_builder.scripts import Line
 from dataset_builder.segment import exchanges
 from rolellm.atomic import read_jsonl, write_jsonl
-from rolellm.config import EngineConfig, LocalBackendConfig, Sampling
 from rolellm.engine.cache import ReplyCache
+from rolellm.engine.config import EngineConfig, LocalBackendConfig
 from rolellm.engine.engine import Engine, build_engine
 from rolellm.engine.types import Call
 from rolellm.errors import InputError
+from rolellm.sections import Sampling
 
 HAMLET_LINES = [
     (0, 0, "HORATIO", "The ghost walks upon the battlements at midnight, my lord."),

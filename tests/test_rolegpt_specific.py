@@ -7,8 +7,9 @@ from pathlib import Path
 
 import datasets
 
-from dataset_builder.assemble import AssembleConfig, run_assemble, specific_test_rows
-from dataset_builder.rolegpt import RoleGPTConfig
+from dataset_builder.assemble import run_assemble, specific_test_rows
+from dataset_builder.assemble_config import AssembleConfig
+from dataset_builder.rolegpt_config import RoleGPTConfig
 from dataset_builder.rolegpt_specific import run_rolegpt_specific
 from rolellm.atomic import read_jsonl, write_jsonl
 from rolellm.engine.types import Call

@@ -25,7 +25,7 @@ from training.eval_views import VIEWS, RougeSettings, Summary, compare, per_role
 from training.judge import JudgeConfig, JudgeResult
 
 if TYPE_CHECKING:
-    from training.evaluate import EvalPaths
+    from training.eval_config import EvalPaths
 
 COLOURS = {"rocit": "#1f77b4", "base": "#9e9e9e", "model": "#7b3fa0", "rolegpt": "#2ca02c"}
 VIEW_TEXT = {

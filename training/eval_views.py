@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from rolellm.config import Section
+from rolellm.sections import Section
 
 if TYPE_CHECKING:  # rouge-score pulls in nltk: imported when scoring, not with the config
     from training.rouge import RougeL

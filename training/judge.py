@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, Field, field_validator
 
-from rolellm.config import NonNegInt, OpenAIBackendConfig, PositiveInt, Section
-from rolellm.engine.types import ChatRequest, ChatResult, SamplingParams
+from rolellm.engine.config import OpenAIBackendConfig
+from rolellm.engine.types import ChatRequest, ChatResult
+from rolellm.sections import NonNegInt, PositiveInt, Sampling, Section
 
 if TYPE_CHECKING:
     from rolellm.engine.engine import Engine
@@ -103,7 +104,7 @@ def _request(item: JudgeItem, first: str, second: str, cfg: JudgeConfig) -> Chat
         answer_b=second.strip(),
     )
     messages = [{"role": "system", "content": JUDGE_SYSTEM}, {"role": "user", "content": user}]
-    sampling = SamplingParams(temperature=0.0, max_new_tokens=cfg.max_new_tokens)
+    sampling = Sampling(temperature=0.0, max_new_tokens=cfg.max_new_tokens)
     return ChatRequest.of(messages, sampling=sampling, seed=cfg.seed, reply_model=Verdict)
 
 

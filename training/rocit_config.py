@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from dataset_builder.schema import CONFIGS_BY_NAME
-from rolellm.config import NonNegInt, PositiveInt, Probability, Section
 from rolellm.errors import ConfigError
+from rolellm.sections import NonNegInt, PositiveInt, Probability, Section
 from training.prompts import DEFAULT_SYSTEM_PROMPT_TEMPLATE, check_template
 
 LLAMA_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")

@@ -1,5 +1,5 @@
 """The LLM engine: a batch of chat requests in, replies out, every call cached."""
 
-from rolellm.engine.types import ChatRequest, ChatResult, Reply, SamplingParams
+from rolellm.engine.types import ChatRequest, ChatResult, Reply
 
-__all__ = ["ChatRequest", "ChatResult", "Reply", "SamplingParams"]
+__all__ = ["ChatRequest", "ChatResult", "Reply"]

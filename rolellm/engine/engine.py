@@ -16,8 +16,8 @@ from typing import Protocol
 
 from pydantic import BaseModel, ValidationError
 
-from rolellm.config import EngineConfig
 from rolellm.engine.cache import ReplyCache
+from rolellm.engine.config import EngineConfig
 from rolellm.engine.types import Call, ChatRequest, ChatResult, Reply
 
 

@@ -24,9 +24,9 @@ from transformers import (
     LogitsProcessor,
 )
 
-from rolellm.config import LocalBackendConfig
-from rolellm.engine.types import SamplingParams
+from rolellm.engine.config import LocalBackendConfig
 from rolellm.errors import InputError
+from rolellm.sections import Sampling
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -34,7 +34,7 @@ _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torc
 class SeededSampler(LogitsProcessor):
     """Temperature + top-p sampling with one generator per row; returns a one-hot choice."""
 
-    def __init__(self, sampling: SamplingParams, seeds: Sequence[int], device: torch.device):
+    def __init__(self, sampling: Sampling, seeds: Sequence[int], device: torch.device):
         self.temperature = sampling.temperature
         self.top_p = sampling.top_p
         self.generators = [torch.Generator(device="cpu").manual_seed(s) for s in seeds]
@@ -107,7 +107,7 @@ def generate_texts(
     model,
     eos_ids: list[int],
     prompts: list[list[int]],
-    sampling: SamplingParams,
+    sampling: Sampling,
     seeds: list[int],
 ) -> list[str]:
     """One left-padded batch through `model.generate`; returns the decoded new text per row."""

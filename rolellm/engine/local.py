@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from rolellm.config import LocalBackendConfig
+from rolellm.engine.config import LocalBackendConfig
 from rolellm.engine.identity import model_identity
 from rolellm.engine.progress import progress_bar
-from rolellm.engine.types import Call, SamplingParams
+from rolellm.engine.types import Call
+from rolellm.sections import Sampling
 
 Done = Callable[[int, str | None, str | None], None]
 
@@ -112,7 +113,7 @@ class LocalBackend:
             done(i, text, None)
 
     def generate_ids(
-        self, prompts: list[list[int]], sampling: SamplingParams, seeds: list[int]
+        self, prompts: list[list[int]], sampling: Sampling, seeds: list[int]
     ) -> list[str]:
         from rolellm.engine.hf_model import generate_texts
 

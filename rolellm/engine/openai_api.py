@@ -16,7 +16,7 @@ from collections.abc import Callable
 import httpx
 import openai
 
-from rolellm.config import OpenAIBackendConfig
+from rolellm.engine.config import OpenAIBackendConfig
 from rolellm.engine.progress import progress_bar
 from rolellm.engine.types import Call
 

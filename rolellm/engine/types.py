@@ -9,16 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-
-@dataclass(frozen=True)
-class SamplingParams:
-    temperature: float = 0.0
-    top_p: float = 1.0
-    max_new_tokens: int = 128
-
-    @property
-    def greedy(self) -> bool:
-        return self.temperature == 0.0
+from rolellm.sections import Sampling
 
 
 @dataclass(frozen=True)
@@ -30,7 +21,7 @@ class ChatRequest:
     """
 
     messages: tuple[dict[str, str], ...]
-    sampling: SamplingParams = SamplingParams()
+    sampling: Sampling = Sampling()
     seed: int = 0
     n: int = 1
     reply_model: type[BaseModel] | None = field(default=None, compare=False)
