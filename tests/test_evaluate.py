@@ -13,7 +13,6 @@ import torch
 
 from dataset_builder.rolebench_io import write_rolebench
 from rolellm.engine.config import EngineConfig, LocalBackendConfig, OpenAIBackendConfig
-from rolellm.errors import ConfigError, InputError
 from tests.servers.scripted_judge import ScriptedServer, prefer_position
 from training.eval_config import EvalPaths, EvaluateConfig
 from training.eval_views import (
@@ -25,7 +24,7 @@ from training.eval_views import (
     score_system,
     summarise,
 )
-from training.evaluate import EvalData, model_systems, requests_for, resolve_template, run_evaluate
+from training.evaluate import run_evaluate
 from training.judge import JudgeConfig
 from training.score import score_files
 
@@ -365,43 +364,6 @@ def test_cli_scores_a_served_model_alone(tmp_path):
     assert metrics[IG]["model"]["RAW"] == pytest.approx((0.75 + 1.0 + 8 / 11) / 3, abs=1e-6)
     report = (tmp_path / "r" / "eval.md").read_text()
     assert "No RoCIT-vs-base comparison" in report
-
-
-def test_settings_are_checked_early(tmp_path, tiny_model_dir):
-    with pytest.raises(ValueError):
-        EvaluateConfig(configs=("nope",))
-    with pytest.raises(ValueError):
-        EvaluateConfig(split="rolegpt_baseline")
-    cfg = EvaluateConfig(model=str(tiny_model_dir), adapter=str(tmp_path / "missing"))
-    with pytest.raises(InputError, match="adapter folder"):
-        model_systems(cfg, EngineConfig())
-    with pytest.raises(ConfigError, match="local backend"):
-        model_systems(cfg, EngineConfig(backend="openai"))
-
-
-def test_prompts_use_the_adapter_training_template(tmp_path):
-    adapter = tmp_path / "rocit" / "adapter"
-    adapter.mkdir(parents=True)
-    template = "You are {{ name }} (EVAL-TEMPLATE). {{ description }}"
-    summary = {"hyperparameters": {"system_prompt_template": template, "base_model": "m/x"}}
-    (adapter.parent / "training_summary.json").write_text(json.dumps(summary))
-    cfg = EvaluateConfig(adapter=str(adapter))
-    got, source = resolve_template(cfg)
-    assert got == template and "training_summary" in source
-    assert resolve_template(cfg.model_copy(update={"adapter": None}), "T {{ name }}")[0] == (
-        "T {{ name }}"
-    )
-    from training.prompts import RoleCard
-
-    card = RoleCard("Hamlet", "Prince of Denmark.")
-    item = _general(references=("x",))
-    data = EvalData([item, item], None, [card, card])
-    requests, index = requests_for(data, got, cfg)
-    assert len(requests) == 1 and index == [0, 0]  # the same question is asked once
-    system = requests[0].messages[0]["content"]
-    assert system == "You are Hamlet (EVAL-TEMPLATE). Prince of Denmark."
-    assert requests[0].sampling.temperature == 0.0
-    assert model_systems(cfg, EngineConfig())[0].engine.local.model == "m/x"
 
 
 def test_failed_generations_score_zero_and_are_reported(tiny_model_dir, tmp_path):
