@@ -147,8 +147,8 @@ def stage_release(folder: Path, reports: Path, out: Path) -> int:
     """Build release/dataset (shards + rendered card) and load every config/split back.
 
     Returns the number of shards verified (verify_dataset raises on any mismatch)."""
-    from cards.config import ReleaseConfig
-    from cards.release import ReleasePaths, build_dataset, verify_dataset
+    from cards.config import ReleaseConfig, ReleasePaths
+    from cards.release_dataset import build_dataset, verify_dataset
 
     paths = ReleasePaths(rolebench=folder, validation=reports / "validation.json")
     validation = json.loads(paths.validation.read_text())

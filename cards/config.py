@@ -1,4 +1,5 @@
-"""The `release` section of params.yaml: Hub names, licenses and card texts.
+"""The `release` section of params.yaml: Hub names, licenses and card texts; the release
+stage's paths (ReleasePaths) and the error of its checks (VerifyError).
 
 Secrets never go here: `push` reads the Hub token from the environment (HF_TOKEN) or from
 the Hub login (`hf auth login`), and a value that looks like a token is refused at load time.
@@ -7,11 +8,13 @@ the Hub login (`hf auth login`), and a value that looks like a token is refused 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field, field_validator
 
-from rolellm.errors import ConfigError
+from rolellm.errors import ConfigError, RolellmError
 from rolellm.rules import looks_like_secret
 from rolellm.sections import Section
 
@@ -91,3 +94,33 @@ class ReleaseConfig(Section):
     @property
     def model_repo(self) -> str:
         return f"{self.org}/{self.model_name}"
+
+
+class VerifyError(RolellmError):
+    """A built release folder failed its check; nothing was published."""
+
+
+@dataclass(frozen=True)
+class ReleasePaths:
+    """Inputs and the output folder of the release stage (defaults: the pipeline's paths)."""
+
+    rolebench: Path = Path("data/rolebench")
+    validation: Path = Path("reports/validation.json")
+    model_dir: Path = Path("models/rocit")  # adapter/ and training_summary.json
+    eval_metrics: Path = Path("metrics/eval.json")
+    eval_report: Path = Path("reports/eval.md")
+    eval_details: Path = Path("reports/eval_details.json")  # optional: per-role scores
+    eval_per_role: Path = Path("reports/eval_per_role.csv")  # optional: copied as is
+    plots: Path = Path("reports/plots")
+    metrics_dir: Path = Path("metrics")
+    dvc_lock: Path = Path("dvc.lock")
+    out: Path = Path("release")
+    base_model: Path | None = None  # local base model for the model check
+
+    @property
+    def adapter(self) -> Path:
+        return self.model_dir / "adapter"
+
+    @property
+    def training_summary(self) -> Path:
+        return self.model_dir / "training_summary.json"

@@ -445,7 +445,9 @@ def release(
     set_: SetOpt = None,
 ) -> None:
     """Build release/dataset and release/model (cards, shards, adapter) and verify them."""
-    from cards.release import PARTS, ReleasePaths, generation_settings, run_release
+    from cards.config import ReleasePaths
+    from cards.provenance import generation_settings
+    from cards.release import PARTS, run_release
 
     loaded = _params(params, set_) if params.is_file() else None
     cfg = (loaded or _params(None, set_)).release

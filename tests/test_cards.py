@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from cards.config import ReleaseConfig, check_repo_id
-from cards.release import ReleasePaths, VerifyError, run_release
+from cards.config import ReleaseConfig, ReleasePaths, VerifyError, check_repo_id
+from cards.release import run_release
 from cards.secrets import scan_bytes, scan_paths
 from dataset_builder.rolebench_io import list_shards, read_shard, write_rolebench
 from rolellm.errors import ConfigError, InputError

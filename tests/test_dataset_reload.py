@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from cards.config import ReleaseConfig
-from cards.release import ReleasePaths, VerifyError, build_dataset, verify_dataset
+from cards.config import ReleaseConfig, ReleasePaths, VerifyError
+from cards.release_dataset import build_dataset, verify_dataset
 from dataset_builder.assemble import AssembleConfig, run_assemble
 from dataset_builder.importer import import_release, release_file
 from dataset_builder.instructions import (
