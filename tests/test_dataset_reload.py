@@ -21,11 +21,8 @@ from cards.config import ReleaseConfig, ReleasePaths, VerifyError
 from cards.release_dataset import build_dataset, verify_dataset
 from dataset_builder.assemble import AssembleConfig, run_assemble
 from dataset_builder.importer import import_release, release_file
-from dataset_builder.instructions import (
-    InstructionsConfig,
-    InstructionSource,
-    build_instruction_pool,
-)
+from dataset_builder.instructions import build_instruction_pool
+from dataset_builder.instructions_config import InstructionsConfig, InstructionSource
 from dataset_builder.rolebench_io import list_shards, read_table, write_rolebench
 from tests.test_assemble import _ci_rows, _inputs, _rolegpt_rows
 
