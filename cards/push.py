@@ -20,7 +20,6 @@ params or options; it is never printed or written. HF_ENDPOINT selects another H
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from typing import Any
 from cards.config import check_repo_id
 from cards.secrets import scan_paths
 from rolellm.errors import ConfigError, InputError, RolellmError
+from rolellm.records import check_validation_report
 
 STATE_PREFIX = "state-"
 REPO_TYPES = ("dataset", "model")
@@ -41,20 +41,6 @@ class PushError(RolellmError):
 
 
 # --- local checks --------------------------------------------------------------------------
-
-
-def check_validation_report(path: str | Path) -> dict[str, Any]:
-    """The quality gate must have passed: ``{"success": true, ...}`` at ``path``."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: validation report missing; run the quality gate first")
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InputError(f"{path}: validation report is not valid JSON") from None
-    if not isinstance(report, dict) or report.get("success") is not True:
-        raise InputError(f"{path}: the quality gate failed (success is not true); nothing released")
-    return report
 
 
 def pipeline_state(dvc_lock: str | Path) -> str:

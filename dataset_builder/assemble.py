@@ -45,6 +45,7 @@ from dataset_builder.rolebench_io import ShardKey, write_rolebench
 from dataset_builder.schema import CONFIGS_BY_NAME
 from rolellm.atomic import read_jsonl
 from rolellm.errors import InputError, RolellmError
+from rolellm.records import Role, read_roster
 
 Row = dict[str, Any]
 
@@ -119,12 +120,12 @@ def _pick(rows: Iterable[Row], roles: set[str], split: str | None = None) -> lis
     return [r for r in rows if r["role"] in roles and (split is None or r["_split"] == split)]
 
 
-def plan_splits(general: list[Row], specific: list[Row], roster: Sequence[Row]) -> dict:
+def plan_splits(general: list[Row], specific: list[Row], roster: Sequence[Role]) -> dict:
     """{config: {split: rows}} before de-duplication (rows still carry `_split`)."""
-    seen = {r["name"] for r in roster if r.get("lang") == "en" and not r.get("held_out")}
-    held = {r["name"] for r in roster if r.get("lang") == "en" and r.get("held_out")}
-    zh_seen = {r["name"] for r in roster if r.get("lang") == "zh" and not r.get("held_out")}
-    zh_all = {r["name"] for r in roster if r.get("lang") == "zh"}
+    seen = {r.name for r in roster if r.lang == "en" and not r.held_out}
+    held = {r.name for r in roster if r.lang == "en" and r.held_out}
+    zh_seen = {r.name for r in roster if r.lang == "zh" and not r.held_out}
+    zh_all = {r.name for r in roster if r.lang == "zh"}
     return {
         "eng_instruction_generalization_general": {
             "train": _pick(general, seen, "train"),
@@ -168,7 +169,7 @@ def dedupe(rows: Iterable[Row], general: bool, train: Sequence[Row] = ()) -> lis
 
 
 def specific_test_rows(
-    context_instruct: Iterable[Row], roster: Sequence[Row], cfg: AssembleConfig
+    context_instruct: Iterable[Row], roster: Sequence[Role], cfg: AssembleConfig
 ) -> list[Row]:
     """Role-specific rows that land in a test split of any config (each once)."""
     plan = plan_splits([], specific_rows(context_instruct, cfg), roster)
@@ -222,11 +223,11 @@ def _public(row: Row) -> Row:
     return {k: v for k, v in row.items() if not k.startswith("_")}
 
 
-def check_leakage(shards: Mapping[ShardKey, Sequence[Row]], roster: Sequence[Row]) -> None:
+def check_leakage(shards: Mapping[ShardKey, Sequence[Row]], roster: Sequence[Role]) -> None:
     """LeakageError (one line) when a test question of a config is in its train split
     (general configs: the question alone; role-specific: role + question), or a held-out
     role is in any train split."""
-    held = {r["name"] for r in roster if r.get("held_out")}
+    held = {r.name for r in roster if r.held_out}
     for (config, split), rows in sorted(shards.items()):
         if split == "train" and (bad := sorted({r["role"] for r in rows} & held)):
             raise LeakageError(f"leakage: {config}/train holds held-out role(s) {', '.join(bad)}")
@@ -270,7 +271,7 @@ def run_assemble(
     """Build and write the RoleBench folder; returns row counts per config/split.
     Without `rolegpt_specific_path` the role_specific configs get no rolegpt_baseline."""
     roster = read_roster(roles_path)
-    known = {r["name"] for r in roster}
+    known = {r.name for r in roster}
     general, baselines = general_rows(_read(rolegpt_path, "RoleGPT output"), cfg.references)
     specific = specific_rows(_read(context_instruct_path, "Context-Instruct output"), cfg)
     unknown = sorted({r["role"] for r in general + specific} - known)
@@ -285,16 +286,3 @@ def run_assemble(
     check_leakage(shards, roster)
     counts = write_rolebench(out_dir, shards, roster, card_body)
     return {"rows": {f"{c}/{s}": n for (c, s), n in counts.items()}, **notes}
-
-
-def read_roster(path: str | Path) -> list[Row]:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: roster not found")
-    try:
-        roster = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path}: not valid JSON ({err.msg}, line {err.lineno})") from None
-    if not isinstance(roster, list) or not all(isinstance(r, dict) and "name" in r for r in roster):
-        raise InputError(f"{path}: expected a list of roles with a name")
-    return roster

@@ -27,6 +27,7 @@ from dataset_builder.rolebench_io import ShardKey, write_rolebench
 from dataset_builder.schema import CONFIGS, CONFIGS_BY_NAME, SPLITS
 from rolellm.atomic import read_jsonl
 from rolellm.errors import InputError
+from rolellm.records import Role
 
 RELEASE_DIRS: dict[str, str] = {
     "eng_instruction_generalization_general": "rolebench-eng/instruction-generalization/general",
@@ -178,7 +179,7 @@ def convert_release(raw: RawShards, report: ImportReport) -> dict[ShardKey, list
 
 def roster_from_shards(
     shards: Mapping[ShardKey, Iterable[Mapping]], report: ImportReport
-) -> list[dict]:
+) -> list[Role]:
     """Roles seen, in order of appearance; lang from the config, held_out from role-gen test."""
     seen: dict[str, str] = {}
     for (config, _split), rows in shards.items():
@@ -187,7 +188,8 @@ def roster_from_shards(
     held_out = _held_out(shards, report)
     report.held_out = sorted(held_out)
     return [
-        {"name": name, "lang": lang, "held_out": name in held_out} for name, lang in seen.items()
+        Role.from_entry({"name": name, "lang": lang, "held_out": name in held_out})
+        for name, lang in seen.items()
     ]
 
 

@@ -10,22 +10,10 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from dataset_builder.describe import DescribeConfig
+from rolellm.records import check_role_name
 from rolellm.sections import PositiveInt, Section
 
 FormatName = Literal["markdown", "imsdb", "fountain", "zh", "profile"]
-_FORBIDDEN_IN_NAMES = ("/", "\\", "\x00")
-
-
-def check_role_name(name: str) -> str:
-    """A role name must be non-empty and must not read as a path (`../x`, `/etc`, `a\\b`)."""
-    if not name.strip():
-        raise ValueError("role name is empty")
-    if any(ch in name for ch in _FORBIDDEN_IN_NAMES) or set(name.strip()) == {"."}:
-        raise ValueError(
-            f"role name {name!r} looks like a path; write the speaker's name (list variants "
-            "under aliases)"
-        )
-    return name
 
 
 class RoleConfig(Section):

@@ -16,8 +16,6 @@ Shard columns (see schema.py):
 from __future__ import annotations
 
 import hashlib
-import json
-import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -30,18 +28,12 @@ import yaml
 from dataset_builder.schema import CONFIGS, CONFIGS_BY_NAME, SPLITS, ConfigSpec
 from rolellm.atomic import atomic_path
 from rolellm.errors import InputError
+from rolellm.records import ROLES_FILE, Role, read_roster, write_roster
 
 ShardKey = tuple[str, str]  # (config, split)
 ShardRows = pd.DataFrame | pa.Table | Sequence[Mapping[str, Any]]
 
-ROLES_FILE = "roles.json"
 CARD_FILE = "README.md"
-
-
-def slugify(name: str) -> str:
-    """File-safe role id: lower case, word characters kept (CJK included), others -> `_`."""
-    slug = re.sub(r"[^\w]+", "_", name.strip().lower()).strip("_")
-    return slug or "role"
 
 
 def spec_for(config: str) -> ConfigSpec:
@@ -121,18 +113,17 @@ def card_text(
 def write_rolebench(
     folder: str | Path,
     shards: Mapping[ShardKey, ShardRows],
-    roles: Iterable[Mapping[str, Any]],
+    roles: Iterable[Role | Mapping[str, Any]],
     card_body: str | None = None,
 ) -> dict[ShardKey, int]:
     """Write a complete RoleBench folder atomically; returns rows per (config, split).
 
-    `roles` entries need `name` and `lang`; `slug` (default: slugify(name)) and `held_out`
-    (default False) are filled in; other keys are kept.
+    `roles` are Role records or roster entries (rolellm.records.Role.from_entry fills in a
+    missing slug and held_out; other keys are kept).
     """
     tables = {
         key: to_table(rows, _check_key(key), f"{key[0]}/{key[1]}") for key, rows in shards.items()
     }
-    roster = [_roster_entry(role) for role in roles]
     counts = {key: table.num_rows for key, table in tables.items()}
     with atomic_path(folder) as tmp:
         tmp.mkdir(parents=True)
@@ -140,33 +131,15 @@ def write_rolebench(
             path = tmp / CONFIGS_BY_NAME[config].shard_path(split)
             path.parent.mkdir(parents=True, exist_ok=True)
             pq.write_table(table, path, compression="zstd")
-        text = json.dumps(roster, indent=2, ensure_ascii=False) + "\n"
-        (tmp / ROLES_FILE).write_text(text, encoding="utf-8")
+        write_roster(tmp / ROLES_FILE, roles)
         card = card_text(configs_metadata(tmp, counts), counts, card_body)
         (tmp / CARD_FILE).write_text(card, encoding="utf-8")
     return counts
 
 
-def _roster_entry(role: Mapping[str, Any]) -> dict[str, Any]:
-    if "name" not in role or role.get("lang") not in ("en", "zh"):
-        raise InputError(f"roles: each entry needs a name and lang en|zh (got {dict(role)!r})")
-    entry = dict(role)
-    entry.setdefault("slug", slugify(str(role["name"])))
-    entry["held_out"] = bool(role.get("held_out", False))
-    return entry
-
-
 def read_roles(folder: str | Path) -> list[dict[str, Any]]:
-    path = Path(folder) / ROLES_FILE
-    if not path.is_file():
-        raise InputError(f"{path}: roster not found (a RoleBench folder needs roles.json)")
-    try:
-        roles = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path}: not valid JSON ({err.msg}, line {err.lineno})") from None
-    if not isinstance(roles, list):
-        raise InputError(f"{path}: expected a list of roles")
-    return roles
+    """Transitional: the roster's entries as mappings (use rolellm.records.read_roster)."""
+    return [role.to_entry() for role in read_roster(folder)]
 
 
 def list_shards(folder: str | Path) -> list[ShardKey]:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dataset_builder.assemble import read_roster, specific_test_rows
+from dataset_builder.assemble import specific_test_rows
 from dataset_builder.assemble_config import AssembleConfig
 from dataset_builder.rolegpt import (
     Pair,
@@ -38,6 +38,7 @@ from dataset_builder.rolegpt_config import RoleGPTConfig
 from rolellm.atomic import read_jsonl, write_jsonl
 from rolellm.engine.engine import Engine
 from rolellm.errors import InputError
+from rolellm.records import read_roster
 
 
 def question_id(question: str) -> str:
@@ -73,7 +74,7 @@ def run_rolegpt_specific(
     context_instruct_path, out_path = Path(context_instruct_path), Path(out_path)
     if not context_instruct_path.is_file():
         raise InputError(f"{context_instruct_path}: Context-Instruct output not found")
-    roster = read_roster(Path(profiles_dir) / "roles.json")
+    roster = read_roster(profiles_dir)
     tests = specific_test_rows(read_jsonl(context_instruct_path), roster, split)
     chosen, profiles = load_role_profiles(profiles_dir, sorted({r["role"] for r in tests}))
     indexes = exchange_indexes(chosen, profiles, cfg)

@@ -5,26 +5,22 @@
 - Names are matched case- and whitespace-insensitively: a role `Hamlet` takes the lines of
   `HAMLET`; aliases (`LADY MACBETH`, `Lady M.` -> `Lady Macbeth`) are renamed to the
   canonical name before counting.
-- Slugs (file names) are lowercase ASCII words joined by `-` (`Lady Macbeth` ->
-  `lady-macbeth`, accents dropped). Characters with no ASCII form (Chinese names) are
-  replaced by a deterministic hash: `<ascii part or "role">-<first 10 hex of sha256(name)>`,
-  e.g. `孙悟空` -> `role-<hash>`.
+- Slugs (file names) follow `rolellm.records.role_slug`, the project's one slug rule.
 """
 
 from __future__ import annotations
 
 import difflib
-import hashlib
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from dataset_builder.profiles_config import ProfilesConfig, RoleConfig, check_role_name
+from dataset_builder.profiles_config import ProfilesConfig, RoleConfig
 from dataset_builder.scripts.base import Line, is_narration
 from rolellm.errors import InputError
+from rolellm.records import role_slug
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
@@ -78,25 +74,6 @@ def top_speakers(counts: Counter[str], top_n: int, min_lines: int) -> list[str]:
     """The `top_n` speakers with at least `min_lines` lines, most lines first (ties by name)."""
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     return [name for name, count in ranked if count >= min_lines][:top_n]
-
-
-def role_slug(name: str) -> str:
-    """A file-safe slug for a role name (see the module docstring); InputError when the name
-    is empty, reads as a path, or leaves nothing to name a file with."""
-    try:
-        check_role_name(name)
-    except ValueError as err:
-        raise InputError(str(err)) from None
-    decomposed = unicodedata.normalize("NFKD", name)
-    kept = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    ascii_part = re.sub(r"[^a-z0-9]+", "-", kept.lower().encode("ascii", "ignore").decode())
-    ascii_part = ascii_part.strip("-")
-    if any(ch.isalnum() and not ch.isascii() for ch in kept):
-        digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:10]
-        return f"{ascii_part or 'role'}-{digest}"
-    if not ascii_part:
-        raise InputError(f"role name {name!r} has no letters or digits to name a file with")
-    return ascii_part
 
 
 def profile_path(out_dir: str | Path, slug: str) -> Path:

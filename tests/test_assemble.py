@@ -12,6 +12,7 @@ from dataset_builder.assemble import LeakageError, check_leakage, run_assemble, 
 from dataset_builder.assemble_config import AssembleConfig
 from rolellm.atomic import write_jsonl
 from rolellm.errors import InputError, RolellmError
+from rolellm.records import Role
 
 ROSTER = [
     {"name": "HAMLET", "slug": "hamlet", "lang": "en", "held_out": False},
@@ -156,7 +157,7 @@ def test_role_specific_split_is_deterministic_per_role(tmp_path):
 
 
 def test_leakage_check_fails_on_injected_leaks():
-    roster = ROSTER
+    roster = [Role.from_entry(entry) for entry in ROSTER]
     row = {"role": "HAMLET", "question": "What is love?"}
     shards = {
         ("eng_instruction_generalization_general", "train"): [row],

@@ -11,13 +11,12 @@ from dataset_builder.rolebench_io import (
     list_shards,
     load_split,
     read_folder,
-    read_roles,
     read_shard,
-    slugify,
     write_rolebench,
 )
 from dataset_builder.schema import CONFIGS_BY_NAME
 from rolellm.errors import InputError
+from rolellm.records import read_roster, role_slug
 
 
 def _general(role: str, i: int) -> dict:
@@ -88,10 +87,10 @@ def test_load_dataset_works_for_every_config_and_split(folder, tmp_path):
 
 
 def test_roster_is_filled_in(folder):
-    roles = read_roles(folder)
-    assert [r["slug"] for r in roles] == ["ada", "孙悟空"]
-    assert [r["held_out"] for r in roles] == [False, False]
-    assert roles[1]["note"] == "kept"
+    roles = read_roster(folder)
+    assert [r.slug for r in roles] == ["ada", role_slug("孙悟空")]
+    assert [r.held_out for r in roles] == [False, False]
+    assert roles[1].extra["note"] == "kept"
 
 
 def test_readers_return_lists_and_features(folder):
@@ -121,13 +120,9 @@ def test_bad_rows_raise_and_leave_the_old_folder_intact(folder, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["rb"]
 
 
-def test_roles_json_errors(tmp_path):
-    with pytest.raises(InputError, match="roster not found"):
-        read_roles(tmp_path)
-    (tmp_path / "roles.json").write_text("{", encoding="utf-8")
-    with pytest.raises(InputError, match="not valid JSON"):
-        read_roles(tmp_path)
-    with pytest.raises(InputError, match="lang en"):
-        write_rolebench(tmp_path / "x", {}, [{"name": "A"}])
-    assert slugify("孙悟空") == "孙悟空"
-    assert slugify(" HAL 9000 ") == "hal_9000"
+def test_a_bad_roster_entry_writes_nothing(tmp_path):
+    with pytest.raises(InputError, match="lang must be en or zh"):
+        write_rolebench(tmp_path / "x", {}, [{"name": "A", "lang": "fr"}])
+    with pytest.raises(InputError, match="share the slug"):
+        write_rolebench(tmp_path / "x", {}, [{"name": "A"}, {"name": "a"}])
+    assert not (tmp_path / "x").exists()

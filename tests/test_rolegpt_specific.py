@@ -13,6 +13,7 @@ from dataset_builder.rolegpt_config import RoleGPTConfig
 from dataset_builder.rolegpt_specific import run_rolegpt_specific
 from rolellm.atomic import read_jsonl, write_jsonl
 from rolellm.engine.types import Call
+from rolellm.records import Role
 from tests.test_assemble import ROSTER, _ci_rows, _rolegpt_rows
 from tests.test_rolegpt import HAMLET_LINES, _engine
 
@@ -55,7 +56,7 @@ def _run(tmp_path: Path):
 
 
 def test_test_rows_are_the_assemble_split_of_every_role_specific_config():
-    rows = specific_test_rows(_ci_rows(), ROSTER, SPLIT)
+    rows = specific_test_rows(_ci_rows(), [Role.from_entry(e) for e in ROSTER], SPLIT)
     by_role = {name: sum(r["role"] == name for r in rows) for name in ("HAMLET", "OPHELIA")}
     assert by_role == {"HAMLET": 2, "OPHELIA": 2}  # ceil(10 x 0.2) each
     assert sum(r["role"] == "YORICK" for r in rows) == 10  # held out: every item is test

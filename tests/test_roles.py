@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import Counter
 from pathlib import Path
@@ -18,7 +17,6 @@ from dataset_builder.roles import (
     apply_aliases,
     profile_path,
     role_lines,
-    role_slug,
     select_roles,
     speaker_counts,
     top_speakers,
@@ -217,33 +215,6 @@ def test_no_speaker_reaches_min_lines():
 
 
 # --- slugs and paths -------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("name", "slug"),
-    [
-        ("Lady Macbeth", "lady-macbeth"),
-        ("KING CLAUDIUS", "king-claudius"),
-        ("Amélie Poulain", "amelie-poulain"),
-        ("MARCELLUS & HORATIO", "marcellus-horatio"),
-        ("Dr. Who?", "dr-who"),
-    ],
-)
-def test_ascii_slugs(name, slug):
-    assert role_slug(name) == slug
-
-
-def test_chinese_slugs_are_hashed():
-    digest = hashlib.sha256("孙悟空".encode()).hexdigest()[:10]
-    assert role_slug("孙悟空") == f"role-{digest}"
-    assert role_slug("Dr. 王") == "dr-" + hashlib.sha256("Dr. 王".encode()).hexdigest()[:10]
-    assert role_slug("孙悟空") != role_slug("猪八戒")
-
-
-@pytest.mark.parametrize("name", ["", "   ", "../x", "/etc", "..", "a\\b", "!!!"])
-def test_unsafe_names_rejected(name):
-    with pytest.raises(InputError):
-        role_slug(name)
 
 
 @pytest.mark.parametrize("name", ["", "../x", "/etc", ".."])

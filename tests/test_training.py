@@ -494,7 +494,7 @@ def _cli(tmp_path: Path, *args: str) -> tuple[int, str]:
         ("missing_model", "base model folder not found"),
         ("empty", "empty training set"),
         ("no_report", "validation report missing"),
-        ("failed_report", "failed validation"),
+        ("failed_report", "quality gate failed"),
         ("short_max_length", "shorter than the longest system prompt"),
         ("bad_targets", "['wq'] not in the model"),
     ],

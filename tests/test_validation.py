@@ -17,6 +17,7 @@ from dataset_builder.rolebench_io import write_rolebench
 from dataset_builder.schema import CONFIGS_BY_NAME
 from dataset_builder.validation import GateFailed, ValidateConfig, validate_folder
 from rolellm.cli import main
+from rolellm.records import role_slug
 
 EN_IG = "eng_instruction_generalization_general"
 EN_RG = "eng_role_generalization_role_specific"
@@ -100,7 +101,7 @@ def write_profiles(folder: Path) -> Path:
         {"act_id": 1, "diag_id": i, "role": "Ada Quill", "content": c} for i, c in enumerate(lines)
     ]
     text = "".join(json.dumps(row) + "\n" for row in rows)
-    (folder / "ada_quill.jsonl").write_text(text, encoding="utf-8")
+    (folder / f"{role_slug('Ada Quill')}.jsonl").write_text(text, encoding="utf-8")
     return folder
 
 
@@ -420,3 +421,28 @@ def test_config_section_parses_and_rejects_bad_bounds():
         ValidateConfig.model_validate({"answer_chars": {"min": 10, "max": 2}})
     with pytest.raises(ValueError, match="extra"):
         ValidateConfig.model_validate({"lenght": 3})
+
+
+def test_gate_helpers_take_their_rules_from_the_rules_section():
+    """The copy and out-of-character checks read RulesConfig (params `rules:`), nothing else."""
+    import pandas as pd
+
+    from dataset_builder.validation import checks
+    from rolellm.rules import RulesConfig
+
+    reference = "The harbour was quiet that night, and so was I, my friend."
+    frame = pd.DataFrame(
+        {
+            "role": ["Ada Quill", "HAL 9000"],
+            "question": ["Q?", "Q?"],
+            "generated": [[reference[:47]], ["I am an AI, Dave, and quite content."]],
+            "reference": [reference, ""],
+        }
+    )
+    answers = checks.answers_of(frame)
+    text = checks.joined_answers(answers)
+    strict, lax = RulesConfig(), RulesConfig(copy_ratio=80.0, ooc_exempt_roles=())
+    assert checks.copied_from(frame, answers, strict, None).isna().all()
+    assert checks.copied_from(frame, answers, lax, None).tolist() == ["reference", None]
+    assert checks.ooc_markers(frame, text, strict.ooc("en")).isna().all()
+    assert checks.ooc_markers(frame, text, lax.ooc("en")).tolist() == [None, "I am an AI"]

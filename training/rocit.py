@@ -36,10 +36,11 @@ from trl import SFTConfig, SFTTrainer
 
 from rolellm.atomic import atomic_path, write_json
 from rolellm.errors import ConfigError, InputError
+from rolellm.records import check_validation_report
 from training import rocit_attention
 from training.prompts import render_system_prompt
 from training.rocit_config import TrainConfig
-from training.rocit_data import TrainingSet, check_validation_report, lineage, load_training_set
+from training.rocit_data import TrainingSet, lineage, load_training_set
 from training.rocit_live import LiveCurves
 
 FINGERPRINT_FILE = "run_fingerprint.json"
@@ -462,7 +463,8 @@ def train(
 ) -> TrainResult:
     """Fine-tune ``cfg.base_model`` on RoleBench with RoCIT; see the module docstring."""
     started = time.time()
-    check_validation_report(paths.validation_report)
+    if paths.validation_report is not None:
+        check_validation_report(paths.validation_report)
     data = load_training_set(
         paths.data_dir,
         cfg.train_configs,

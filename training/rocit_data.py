@@ -15,7 +15,6 @@ held-out role: when any role_generalization config is trained on, held-out roles
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,24 +43,6 @@ class TrainingSet:
     @property
     def role_counts(self) -> dict[str, int]:
         return dict(Counter(sample["role"] for sample in self.samples))
-
-
-def check_validation_report(path: Path | None) -> dict[str, Any] | None:
-    """The quality gate must have passed: ``{"success": true, ...}`` at ``path``."""
-    if path is None:
-        return None
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(
-            f"{path}: validation report missing; run the quality gate (validate) first"
-        )
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InputError(f"{path}: validation report is not valid JSON") from None
-    if not isinstance(report, dict) or report.get("success") is not True:
-        raise InputError(f"{path}: training set failed validation (success is not true)")
-    return report
 
 
 def read_shard(root: Path, config: str, split: str) -> tuple[Path, pd.DataFrame]:

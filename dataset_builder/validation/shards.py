@@ -20,9 +20,10 @@ from dataset_builder.importer import (
     release_file,
     roster_from_shards,
 )
-from dataset_builder.rolebench_io import list_shards, read_roles, read_shard, spec_for
+from dataset_builder.rolebench_io import list_shards, read_shard, spec_for
 from dataset_builder.schema import ConfigSpec
 from rolellm.errors import InputError
+from rolellm.records import Role, read_roster
 
 
 @dataclass
@@ -51,7 +52,7 @@ class Shard:
 @dataclass
 class ShardSet:
     shards: list[Shard]
-    roster: list[dict]
+    roster: list[Role]
     release: bool
     notes: list[str] = field(default_factory=list)
 
@@ -59,10 +60,10 @@ class ShardSet:
         return next((s for s in self.shards if (s.config, s.split) == (config, split)), None)
 
     def roster_names(self, lang: str) -> list[str]:
-        return [str(role["name"]) for role in self.roster if role.get("lang") == lang]
+        return [role.name for role in self.roster if role.lang == lang]
 
     def held_out(self) -> set[str]:
-        return {str(role["name"]) for role in self.roster if role.get("held_out")}
+        return {role.name for role in self.roster if role.held_out}
 
 
 def load_shards(folder: str | Path) -> ShardSet:
@@ -79,7 +80,7 @@ def load_shards(folder: str | Path) -> ShardSet:
         Shard(config, split, read_shard(root, config, split), spec_for(config).shard_path(split))
         for config, split in keys
     ]
-    return ShardSet(shards, read_roles(root), release=False)
+    return ShardSet(shards, read_roster(root), release=False)
 
 
 def _release_shards(root: Path) -> ShardSet:
@@ -107,7 +108,7 @@ def type_notes(shards: list[Shard]) -> list[str]:
     return notes
 
 
-def load_profiles(folder: str | Path | None, roster: list[dict]) -> dict[str, list[str]]:
+def load_profiles(folder: str | Path | None, roster: list[Role]) -> dict[str, list[str]]:
     """Profile lines per role name from `<folder>/<slug>.jsonl` rows {act_id, diag_id, role,
     content}; roles without a file get none."""
     if folder is None:
@@ -117,9 +118,9 @@ def load_profiles(folder: str | Path | None, roster: list[dict]) -> dict[str, li
         raise InputError(f"{root}: profiles folder not found")
     profiles = {}
     for role in roster:
-        path = root / f"{role.get('slug', '')}.jsonl"
+        path = root / f"{role.slug}.jsonl"
         if path.is_file():
-            profiles[str(role["name"])] = _profile_lines(path)
+            profiles[role.name] = _profile_lines(path)
     return profiles
 
 

@@ -1,0 +1,126 @@
+"""rolellm.records: the roster (roles.json), the one slug rule, JSON reading."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+from rolellm.errors import InputError
+from rolellm.records import (
+    Role,
+    find_role,
+    read_json,
+    read_roster,
+    role_slug,
+    select_roles,
+    write_roster,
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("Lady Macbeth", "lady-macbeth"),
+        ("KING CLAUDIUS", "king-claudius"),
+        ("Amélie Poulain", "amelie-poulain"),
+        ("MARCELLUS & HORATIO", "marcellus-horatio"),
+        ("Dr. Who?", "dr-who"),
+    ],
+)
+def test_ascii_slugs(name, slug):
+    assert role_slug(name) == slug
+
+
+def test_chinese_slugs_are_hashed():
+    digest = hashlib.sha256("孙悟空".encode()).hexdigest()[:10]
+    assert role_slug("孙悟空") == f"role-{digest}"
+    assert role_slug("Dr. 王") == "dr-" + hashlib.sha256("Dr. 王".encode()).hexdigest()[:10]
+    assert role_slug("孙悟空") != role_slug("猪八戒")
+
+
+@pytest.mark.parametrize("name", ["", "   ", "../x", "/etc", "..", "a\\b", "!!!"])
+def test_unsafe_names_rejected(name):
+    with pytest.raises(InputError):
+        role_slug(name)
+
+
+# --- roster ---------------------------------------------------------------------------
+
+ENTRIES = [
+    {
+        "name": "Hamlet",
+        "slug": "hamlet",
+        "lang": "en",
+        "held_out": False,
+        "description": "Prince of Denmark.",
+        "catchphrases": ["To be, or not to be"],
+        "source_script": "hamlet.md",
+        "lines": 359,
+    },
+    {"name": "孙悟空", "lang": "zh", "held_out": True},
+]
+
+
+def test_roster_round_trip_keeps_every_key(tmp_path):
+    written = write_roster(tmp_path, ENTRIES)
+    on_disk = json.loads((tmp_path / "roles.json").read_text(encoding="utf-8"))
+    assert on_disk[0] == ENTRIES[0]  # extra keys kept, core keys first
+    assert on_disk[1]["slug"] == role_slug("孙悟空")  # filled in by the one slug rule
+    roles = read_roster(tmp_path / "roles.json")
+    assert roles == written and read_roster(tmp_path) == roles
+    hamlet = roles[0]
+    assert hamlet.catchphrases == ("To be, or not to be",)
+    assert hamlet.extra == {"source_script": "hamlet.md", "lines": 359}
+    assert roles[1].held_out and roles[1].lang == "zh" and roles[1].description == ""
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (None, "roster not found"),
+        ("[{", "not valid JSON"),
+        ('{"name": "Hamlet"}', "expected a list of roles"),
+        ('[{"lang": "en"}]', "role entry without a name"),
+        ('[{"name": "Hamlet", "lang": "fr"}]', "lang must be en or zh"),
+        ('["Hamlet"]', "each role must be an object"),
+        ('[{"name": "Hamlet"}, {"name": "HAMLET"}]', "share the slug 'hamlet'"),
+    ],
+)
+def test_bad_rosters_name_the_file(tmp_path, content, problem):
+    path = tmp_path / "roles.json"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(InputError, match=problem) as err:
+        read_roster(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_find_and_select_roles():
+    roles = [Role.from_entry(e) for e in ENTRIES]
+    assert find_role(roles, "hamlet").name == "Hamlet"
+    assert find_role(roles, " HAMLET ").name == "Hamlet"
+    assert find_role(roles, "孙悟空").lang == "zh"
+    with pytest.raises(InputError, match="unknown role 'Falstaff'"):
+        find_role(roles, "Falstaff")
+    assert select_roles(roles, None) == roles
+    assert select_roles(roles, ["hamlet", "Hamlet"]) == roles[:1]
+    with pytest.raises(InputError, match="roles not in roles.json: Falstaff"):
+        select_roles(roles, ["Falstaff"])
+
+
+def test_read_json_errors_are_one_line(tmp_path):
+    assert read_json(_write(tmp_path / "a.json", '{"a": 1}')) == {"a": 1}
+    with pytest.raises(InputError, match=r"b.json: summary not found"):
+        read_json(tmp_path / "b.json", "summary")
+    with pytest.raises(InputError, match=r"c.json: not valid JSON \(.*line 1\)"):
+        read_json(_write(tmp_path / "c.json", "{"))
+    (tmp_path / "d.json").write_bytes(b"\xff\xfe")
+    with pytest.raises(InputError, match="not UTF-8"):
+        read_json(tmp_path / "d.json")
+
+
+def _write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
