@@ -30,12 +30,12 @@ from typing import Any
 
 from cards.config import ReleaseConfig, ReleasePaths, VerifyError
 from cards.provenance import generation_provenance
-from cards.push import check_validation_report
 from cards.release_dataset import build_dataset, verify_dataset
 from cards.release_model import build_model, local_base, verify_model
 from cards.secrets import scan_paths
 from rolellm.atomic import atomic_path
 from rolellm.errors import InputError
+from rolellm.records import check_validation_report
 
 PARTS: tuple[str, ...] = ("dataset", "model")
 
