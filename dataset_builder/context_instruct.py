@@ -51,6 +51,7 @@ from dataset_builder.segment import Exchange, exchanges
 from rolellm.atomic import write_jsonl
 from rolellm.engine.engine import Engine
 from rolellm.engine.types import ChatRequest, ChatResult, Reply
+from rolellm.rules import RulesConfig
 
 FORMAT = '{"items": [{"question": "...", "answer": "...", "confidence": 8}]}'
 SCRIPT_BASED_EN = """Here is a scene with {role}:
@@ -265,15 +266,17 @@ def script_agnostic_tasks(role: Role, cfg: ContextInstructConfig) -> list[Task]:
 # ----------------------------------------------------------------------------- replies
 
 
-def item_filters(cfg: ContextInstructConfig, profiles: dict[str, list[str]]) -> FilterRunner:
+def item_filters(
+    cfg: ContextInstructConfig, profiles: dict[str, list[str]], rules: RulesConfig
+) -> FilterRunner:
     return FilterRunner(
         [
             TooShort({"question": cfg.min_question_chars, "answer": cfg.min_answer_chars}),
             Blocklist("question", example_questions(), "copies_example"),
             Missing("confidence", "no_confidence"),
             LowConfidence(cfg.min_confidence),
-            OutOfCharacter("answer"),
-            CopiesProfile("answer", profiles, cfg.copy_ratio, cfg.copy_min_chars),
+            OutOfCharacter("answer", rules.ooc()),
+            CopiesProfile("answer", profiles, rules.copy_ratio, rules.copy_min_chars),
             ExactDuplicate("question"),
             NearDuplicate("question", cfg.near_duplicate),
         ]
@@ -324,10 +327,12 @@ def run_context_instruct(
     engine: Engine,
     roles: Sequence[str] | None = None,
     excluded_path: str | Path | None = None,
+    rules: RulesConfig | None = None,
 ) -> dict[str, Any]:
     """Generate, filter and write role-specific items; returns metrics.
 
     Writes `out_path` and the exclusion file (default: `<out stem>_excluded.jsonl`).
+    `rules`: the copy and out-of-character rules of the filters (default RulesConfig()).
     """
     out_path = Path(out_path)
     excluded_path = excluded_path or default_excluded_path(out_path)
@@ -337,7 +342,7 @@ def run_context_instruct(
         tasks += script_agnostic_tasks(role, cfg)
         tasks += script_based_tasks(role, profiles[role.slug], cfg)
     lines = {r.name: [ln.content for ln in profiles[r.slug]] for r in chosen}
-    runner = item_filters(cfg, lines)
+    runner = item_filters(cfg, lines, rules or RulesConfig())
     kept, per_role, (replies, parsed) = collect(
         tasks, engine.generate([t.request for t in tasks]), runner
     )

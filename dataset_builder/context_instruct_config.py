@@ -21,7 +21,6 @@ class ContextInstructConfig(Section):
         kept question of the same role is at least this.
     min_question_chars / min_answer_chars: drop shorter (or empty) items.
     max_line_chars: each profile line shown is cut to this many characters.
-    copy_ratio / copy_min_chars: drop answers copying a profile line (the gate's copy rule).
     worked_example: start each request with a worked example exchange (EXAMPLE_ITEMS).
     """
 
@@ -36,6 +35,4 @@ class ContextInstructConfig(Section):
     max_line_chars: Annotated[int, Field(ge=20)] = 200
     sampling: Sampling = Sampling(temperature=0.7, max_new_tokens=384)
     seed: Annotated[int, Field(ge=0)] = 0
-    copy_ratio: Annotated[float, Field(gt=0.0, le=100.0)] = 95.0
-    copy_min_chars: Annotated[int, Field(ge=1)] = 20
     worked_example: bool = True

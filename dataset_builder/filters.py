@@ -98,17 +98,13 @@ class Blocklist(Filter):
 
 
 class OutOfCharacter(Filter):
-    """Drop a row whose `field` contains an out-of-character marker (rules.OocRule)."""
+    """Drop a row whose `field` contains an out-of-character marker of `rule` (default: the
+    English and Chinese markers, machine roles exempt)."""
 
     reason = "out_of_character"
 
-    def __init__(
-        self,
-        field: str,
-        markers: Sequence[str] = rules.OOC_MARKERS,
-        exempt: Iterable[str] = rules.OOC_EXEMPT_ROLES,
-    ):
-        self.field, self.rule = field, rules.OocRule(markers, exempt)
+    def __init__(self, field: str, rule: rules.OocRule | None = None):
+        self.field, self.rule = field, rule or rules.OocRule()
 
     def drop(self, row: Row) -> bool:
         return self.rule.marker(str(row.get(self.field) or ""), row.get("role")) is not None

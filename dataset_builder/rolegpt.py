@@ -49,6 +49,7 @@ from rolellm.atomic import write_jsonl
 from rolellm.engine.engine import Engine
 from rolellm.engine.types import ChatRequest, ChatResult
 from rolellm.errors import InputError
+from rolellm.rules import RulesConfig
 
 # ----------------------------------------------------------------------------- inputs
 
@@ -240,12 +241,12 @@ def clean_reply(text: str, role: Role) -> str:
     return text[prefix.end() :].strip() if prefix else text
 
 
-def response_filters(cfg: RoleGPTConfig, profiles: dict[str, list[str]]) -> FilterRunner:
-    ratio, chars = cfg.copy_ratio, cfg.copy_min_chars
+def response_filters(profiles: dict[str, list[str]], rules: RulesConfig) -> FilterRunner:
+    ratio, chars = rules.copy_ratio, rules.copy_min_chars
     return FilterRunner(
         [
             TooShort({"text": 1}),
-            OutOfCharacter("text"),
+            OutOfCharacter("text", rules.ooc()),
             CopiesReference("text", "reference", ratio, chars),
             CopiesProfile("text", profiles, ratio, chars),
         ]
@@ -323,10 +324,12 @@ def run_rolegpt(
     engine: Engine,
     roles: Sequence[str] | None = None,
     excluded_path: str | Path | None = None,
+    rules: RulesConfig | None = None,
 ) -> dict[str, Any]:
     """Answer every same-language (role, instruction) pair in character; returns metrics.
 
     Writes `out_path` and the exclusion file (default: `<out stem>_excluded.jsonl`).
+    `rules`: the copy and out-of-character rules of the filters (default RulesConfig()).
     """
     out_path = Path(out_path)
     excluded_path = excluded_path or default_excluded_path(out_path)
@@ -339,7 +342,7 @@ def run_rolegpt(
         requests.append(request)
         pairs.append(Pair(role, row, used))
     lines = {r.name: [ln.content for ln in profiles[r.slug]] for r in chosen}
-    runner = response_filters(cfg, lines)
+    runner = response_filters(lines, rules or RulesConfig())
     results = engine.generate(requests)
     rows = [
         collect(p, res, runner, cfg.min_responses) for p, res in zip(pairs, results, strict=True)

@@ -66,8 +66,6 @@ class RoleGPTConfig(Section):
     max_line_chars: each demonstration line is cut to this many characters.
     templates_en / templates_zh: override the prompt texts by name (system, catchphrases,
         user, demos); placeholders are checked at load time.
-    copy_ratio / copy_min_chars: a reply copying the reference or a profile line is dropped
-        (the quality gate's copy rule).
     """
 
     mode: Mode = "dialogue"
@@ -81,8 +79,6 @@ class RoleGPTConfig(Section):
     seed: Annotated[int, Field(ge=0)] = 0
     templates_en: Templates = {}
     templates_zh: Templates = {}
-    copy_ratio: Annotated[float, Field(gt=0.0, le=100.0)] = 95.0
-    copy_min_chars: Annotated[int, Field(ge=1)] = 20
 
     @field_validator("templates_en", "templates_zh")
     @classmethod

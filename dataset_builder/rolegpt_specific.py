@@ -39,6 +39,7 @@ from rolellm.atomic import read_jsonl, write_jsonl
 from rolellm.engine.engine import Engine
 from rolellm.errors import InputError
 from rolellm.records import read_roster
+from rolellm.rules import RulesConfig
 
 
 def question_id(question: str) -> str:
@@ -69,6 +70,7 @@ def run_rolegpt_specific(
     cfg: RoleGPTConfig,
     split: AssembleConfig,
     engine: Engine,
+    rules: RulesConfig | None = None,
 ) -> dict[str, Any]:
     """Answer every role-specific test question in character (one sample); returns metrics."""
     context_instruct_path, out_path = Path(context_instruct_path), Path(out_path)
@@ -85,7 +87,7 @@ def run_rolegpt_specific(
         requests.append(request)
         records.append(Pair(role, row, used))
     lines = {r.name: [ln.content for ln in profiles[r.slug]] for r in chosen}
-    runner = response_filters(cfg, lines)
+    runner = response_filters(lines, rules or RulesConfig())
     results = engine.generate(requests)
     kept = [collect(p, res, runner, 1) for p, res in zip(records, results, strict=True)]
     rows = [_row(r) for r in kept if r is not None]

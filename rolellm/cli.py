@@ -156,7 +156,7 @@ def rolegpt(
 
     cfg = _params(params, set_)
     with _engine(cfg, "rolegpt") as engine:
-        result = run_rolegpt(pool, profiles, out, cfg.rolegpt, engine)
+        result = run_rolegpt(pool, profiles, out, cfg.rolegpt, engine, rules=cfg.rules)
     _write_metrics(metrics, result)
     typer.echo(f"rolegpt: {out}")
 
@@ -176,7 +176,7 @@ def context_instruct(
 
     cfg = _params(params, set_)
     with _engine(cfg, "context_instruct") as engine:
-        result = run_context_instruct(profiles, out, cfg.context_instruct, engine)
+        result = run_context_instruct(profiles, out, cfg.context_instruct, engine, rules=cfg.rules)
     _write_metrics(metrics, result)
     typer.echo(f"context-instruct: {out}")
 
@@ -199,7 +199,7 @@ def rolegpt_specific(
     cfg = _params(params, set_)
     with _engine(cfg, "rolegpt_specific") as engine:
         result = run_rolegpt_specific(
-            context_instruct, profiles, out, cfg.rolegpt, cfg.assemble, engine
+            context_instruct, profiles, out, cfg.rolegpt, cfg.assemble, engine, rules=cfg.rules
         )
     _write_metrics(metrics, result)
     typer.echo(f"rolegpt-specific: {result['answered']} of {result['test_questions']} answered")
@@ -361,8 +361,10 @@ def validate(
     """Quality gate (Great Expectations): exits 1 with a short report when a check fails."""
     from dataset_builder.validation import GateFailed, validate_folder
 
-    cfg = _params(_default_params(params), set_).validation
-    result = validate_folder(folder, cfg, report, docs, profiles, configs=config or None)
+    cfg = _params(_default_params(params), set_)
+    result = validate_folder(
+        folder, cfg.validation, report, docs, profiles, configs=config or None, rules=cfg.rules
+    )
     typer.echo("\n".join(result.lines()))
     if not result.success:
         raise GateFailed(result, report)

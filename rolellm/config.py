@@ -25,6 +25,7 @@ from dataset_builder.validation.config import ValidateConfig
 from rolellm.engine.config import EngineConfig, PrepareModelConfig
 from rolellm.errors import ConfigError
 from rolellm.overrides import apply_overrides
+from rolellm.rules import RulesConfig
 from rolellm.sections import NonNegInt, Section, describe_error
 from training.eval_config import EvaluateConfig
 from training.rocit_config import TrainConfig
@@ -45,6 +46,7 @@ class Params(Section):
     train: TrainConfig = TrainConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     release: ReleaseConfig = ReleaseConfig()
+    rules: RulesConfig = RulesConfig()
 
 
 def parse_params(

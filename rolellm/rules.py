@@ -13,6 +13,9 @@ are non-empty and equal, or their `fuzz.ratio` (0-100) is >= `ratio`.
 Out-of-character rule: a text breaks character when it contains one of the markers
 (case-insensitive substring), unless its role is exempt (a machine playing itself).
 
+`RulesConfig` is the `rules:` section of params.yaml: the one place that sets the copy and
+out-of-character knobs for the generation stages and the gate alike.
+
 Secret shapes (each must start a word, so "task-specific-instructions" is prose):
     Hub tokens     hf_ + at least 20 letters/digits (real ones: hf_ + 34)
     OpenAI keys    sk-[proj-|svcacct-|admin-...] + at least 16 of [A-Za-z0-9_-], one a digit
@@ -24,9 +27,13 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Collection, Iterable, Sequence
+from typing import Annotated
 
 import numpy as np
+from pydantic import Field
 from rapidfuzz import fuzz, process, utils
+
+from rolellm.sections import Section
 
 # ----------------------------------------------------------------------------- copy
 
@@ -136,11 +143,6 @@ OOC_MARKERS: tuple[str, ...] = OOC_MARKERS_EN + OOC_MARKERS_ZH
 OOC_EXEMPT_ROLES: tuple[str, ...] = ("HAL 9000", "Sonny")
 
 
-def ooc_markers(lang: str) -> tuple[str, ...]:
-    """The default markers of one language ("zh" or anything else: English)."""
-    return OOC_MARKERS_ZH if lang == "zh" else OOC_MARKERS_EN
-
-
 class OocRule:
     """Out-of-character markers (case-insensitive substrings) and the roles exempt from them.
 
@@ -192,3 +194,40 @@ def looks_like_secret(value: object) -> bool:
     """Whether a string (or any string in a list/tuple) has a secret shape."""
     texts: Collection[object] = value if isinstance(value, list | tuple) else [value]
     return any(isinstance(text, str) and secret_shapes(text) for text in texts)
+
+
+# ----------------------------------------------------------------------------- params
+
+
+class RulesConfig(Section):
+    """The `rules` section of params.yaml: read by RoleGPT, Context-Instruct and the gate.
+
+    Fields:
+        copy_ratio / copy_min_chars: a text of at least `copy_min_chars` characters copies a
+            source (a reference answer, a profile line) when, after normalisation, it is
+            equal or its rapidfuzz ratio (0-100) is >= `copy_ratio`.
+        ooc_markers_en / ooc_markers_zh: case-insensitive out-of-character substrings (the
+            generation filters use both lists, the gate those of the shard's language).
+        ooc_exempt_roles: characters who are machines themselves (HAL 9000 says "As an AI"
+            in character).
+    """
+
+    copy_ratio: Annotated[float, Field(gt=0.0, le=100.0)] = COPY_RATIO
+    copy_min_chars: Annotated[int, Field(ge=1)] = COPY_MIN_CHARS
+    ooc_markers_en: tuple[str, ...] = OOC_MARKERS_EN
+    ooc_markers_zh: tuple[str, ...] = OOC_MARKERS_ZH
+    ooc_exempt_roles: tuple[str, ...] = OOC_EXEMPT_ROLES
+
+    def copy_index(self, sources: Iterable[str]) -> CopyIndex:
+        return CopyIndex(sources, self.copy_ratio, self.copy_min_chars)
+
+    def copied_pairs(self, texts: Sequence[str], sources: Sequence[str]) -> np.ndarray:
+        return copied_pairs(texts, sources, self.copy_ratio, self.copy_min_chars)
+
+    def ooc(self, lang: str | None = None) -> OocRule:
+        """The out-of-character rule of one language ("zh", "en"), or of both (None)."""
+        if lang is None:
+            markers = self.ooc_markers_en + self.ooc_markers_zh
+        else:
+            markers = self.ooc_markers_zh if lang == "zh" else self.ooc_markers_en
+        return OocRule(markers, self.ooc_exempt_roles)

@@ -85,3 +85,12 @@ def test_runner_counts_reasons_and_writes_exclusions(tmp_path):
     assert runner.write_excluded(tmp_path / "x.jsonl") == 4
     reasons = [r["reason"] for r in read_jsonl(tmp_path / "x.jsonl")]
     assert reasons == ["too_short", "low_confidence", "exact_duplicate", "invalid_reply"]
+
+
+def test_filters_take_their_rules_from_the_rules_section():
+    from rolellm.rules import RulesConfig
+
+    hal = _row("Who are you?", answer="I am an AI.", role="HAL 9000")
+    assert OutOfCharacter("answer", RulesConfig(ooc_exempt_roles=()).ooc()).drop(hal)
+    no_markers = OutOfCharacter("answer", RulesConfig(ooc_markers_en=()).ooc("en"))
+    assert not no_markers.drop({**hal, "role": "Hamlet"})

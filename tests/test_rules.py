@@ -85,8 +85,6 @@ def test_ooc_markers_are_case_insensitive_substrings_and_machines_are_exempt():
     assert rule.marker("I am an AI.", role="HAL 9000") is None
     assert rule.marker("I am an AI.", role="Hamlet") == "I am an AI"
     assert rules.OocRule(markers=()).marker("as an AI") is None
-    assert rules.ooc_markers("zh") == rules.OOC_MARKERS_ZH
-    assert rules.ooc_markers("en") == rules.OOC_MARKERS_EN
 
 
 def test_ooc_pattern_means_the_same_to_arrow():
@@ -129,3 +127,26 @@ def test_looks_like_secret_reads_lists_and_skips_non_strings():
     assert rules.looks_like_secret(["role-playing", HUB])
     assert not rules.looks_like_secret(("role-playing", 3, None))
     assert not rules.looks_like_secret(42)
+
+
+# --- params -----------------------------------------------------------------------------------
+
+
+def test_one_params_block_sets_the_rules():
+    from pydantic import ValidationError
+
+    from rolellm.config import load_params
+
+    params = load_params("params.yaml")
+    assert params.rules == rules.RulesConfig()  # params.yaml spells out the defaults
+    assert params.rules.ooc("zh").markers == rules.OOC_MARKERS_ZH
+    assert params.rules.ooc().markers == rules.OOC_MARKERS
+    assert params.rules.ooc().exempt == frozenset(rules.OOC_EXEMPT_ROLES)
+    index = rules.RulesConfig(copy_ratio=50.0, copy_min_chars=5).copy_index([LINE])
+    assert index.ratio == 50.0 and index.min_chars == 5
+    for section in ("rolegpt", "context_instruct", "validation"):
+        assert "copy_ratio" not in type(getattr(params, section)).model_fields
+    with pytest.raises(ValidationError, match="Extra inputs"):
+        rules.RulesConfig(copy_treshold=90)
+    with pytest.raises(ValidationError):
+        rules.RulesConfig(copy_ratio=0)

@@ -27,8 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dataset_builder.validation.config import ValidateConfig
-from rolellm import rules
+from rolellm.rules import OocRule, RulesConfig
 
 _CHUNK_ROWS = 16384
 
@@ -115,12 +114,9 @@ def joined_answers(answers: pd.Series) -> pa.Array:
     return pa.array(answers.map("\n".join).tolist(), pa.large_string())
 
 
-def ooc_markers(
-    df: pd.DataFrame, answers_text: pa.Array, markers: Sequence[str], exempt: Collection[str]
-) -> pd.Series:
-    """First out-of-character marker found in a row's answers (rules.OocRule), or null."""
+def ooc_markers(df: pd.DataFrame, answers_text: pa.Array, rule: OocRule) -> pd.Series:
+    """First out-of-character marker of `rule` found in a row's answers, or null."""
     out = pd.Series([None] * len(df), index=df.index, dtype=object)
-    rule = rules.OocRule(markers, exempt)
     if rule.pattern is None:
         return out
     hits = pc.match_substring_regex(answers_text, rule.pattern, ignore_case=True).to_numpy(False)
@@ -133,20 +129,20 @@ def ooc_markers(
 def copied_from(
     df: pd.DataFrame,
     answers: pd.Series,
-    cfg: ValidateConfig,
+    rules: RulesConfig,
     profiles: Mapping[str, Sequence[str]] | None,
 ) -> pd.Series:
     """ "reference" / "profile" when an answer copies that source (the copy rule), else null."""
     out = pd.Series([None] * len(df), index=df.index, dtype=object)
     if "reference" in df.columns:
-        out[_copies_reference(df, answers, cfg).to_numpy()] = "reference"
+        out[_copies_reference(df, answers, rules).to_numpy()] = "reference"
     if profiles:
-        hits = _copies_profile(df, answers, cfg, profiles) & out.isna()
+        hits = _copies_profile(df, answers, rules, profiles) & out.isna()
         out[hits.to_numpy()] = "profile"
     return out
 
 
-def _copies_reference(df: pd.DataFrame, answers: pd.Series, cfg: ValidateConfig) -> pd.Series:
+def _copies_reference(df: pd.DataFrame, answers: pd.Series, rules: RulesConfig) -> pd.Series:
     hit = pd.Series(False, index=df.index)
     if df.empty:
         return hit
@@ -154,9 +150,7 @@ def _copies_reference(df: pd.DataFrame, answers: pd.Series, cfg: ValidateConfig)
     pairs = pairs.explode("answer").dropna()
     if pairs.empty:
         return hit
-    copied = rules.copied_pairs(
-        pairs["answer"].tolist(), pairs["source"].tolist(), cfg.copy_ratio, cfg.copy_min_chars
-    )
+    copied = rules.copied_pairs(pairs["answer"].tolist(), pairs["source"].tolist())
     hit[pairs.index[copied].unique()] = True
     return hit
 
@@ -164,13 +158,10 @@ def _copies_reference(df: pd.DataFrame, answers: pd.Series, cfg: ValidateConfig)
 def _copies_profile(
     df: pd.DataFrame,
     answers: pd.Series,
-    cfg: ValidateConfig,
+    rules: RulesConfig,
     profiles: Mapping[str, Sequence[str]],
 ) -> pd.Series:
-    indexes = {
-        role: rules.CopyIndex(lines, cfg.copy_ratio, cfg.copy_min_chars)
-        for role, lines in profiles.items()
-    }
+    indexes = {role: rules.copy_index(lines) for role, lines in profiles.items()}
     roles = text_of(df, "role").to_numpy()
     hits = np.zeros(len(df), bool)
     for position, (role, items) in enumerate(zip(roles, answers, strict=True)):

@@ -15,24 +15,6 @@ from rolellm.sections import Section
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveInt = Annotated[int, Field(gt=0)]
 
-DEFAULT_OOC_MARKERS_EN: tuple[str, ...] = (
-    "as an AI",
-    "language model",
-    "I cannot assist",
-    "I can't assist",
-    "I'm an AI",
-    "I am an AI",
-)
-DEFAULT_OOC_MARKERS_ZH: tuple[str, ...] = (
-    "作为一个AI",
-    "作为一个人工智能",
-    "作为AI",
-    "作为人工智能",
-    "语言模型",
-    "我是一个AI",
-    "人工智能助手",
-)
-
 
 class Bounds(Section):
     """Inclusive [min, max] character counts."""
@@ -88,12 +70,9 @@ class ValidateConfig(Section):
             rows that must reach it (release: zh general has translation tasks near 0.2).
         references: answers per general sample, per split.
         min_confidence: Context-Instruct confidence floor (null confidences are skipped).
-        ooc_markers_en / ooc_markers_zh: case-insensitive out-of-character substrings;
-            `ooc_exempt_roles` are characters who are machines themselves (HAL 9000 says
-            "As an AI" in character); `ooc_max_fraction` per split.
-        copy_min_chars / copy_ratio: an answer of at least `copy_min_chars` characters copies
-            a source (the reference answer or a profile line) when, after normalisation, it is
-            equal or its rapidfuzz ratio (0-100) is >= `copy_ratio`.
+        ooc_max_fraction: per split, the share of rows allowed an out-of-character marker.
+            The markers, the exempt roles and the copy rule are the `rules:` section
+            (rolellm.rules.RulesConfig), shared with the generation filters.
         max_duplicate_fraction: rows in duplicate (role, question) groups (release: 1.05% in
             the English role-specific test file, where the same question differs by spaces).
         max_leak_fraction: test rows whose (role, question) is in the same config's train
@@ -107,15 +86,7 @@ class ValidateConfig(Section):
     language_mostly: Fraction = 0.95
     references: ReferenceCounts = ReferenceCounts()
     min_confidence: float = 0.5
-    ooc_markers_en: tuple[str, ...] = DEFAULT_OOC_MARKERS_EN
-    ooc_markers_zh: tuple[str, ...] = DEFAULT_OOC_MARKERS_ZH
-    ooc_exempt_roles: tuple[str, ...] = ("HAL 9000", "Sonny")
     ooc_max_fraction: OocTolerance = OocTolerance()
-    copy_min_chars: Annotated[int, Field(ge=1)] = 20
-    copy_ratio: Annotated[float, Field(gt=0.0, le=100.0)] = 95.0
     max_duplicate_fraction: Fraction = 0.02
     max_leak_fraction: Fraction = 0.05
     examples: Annotated[int, Field(ge=0, le=20)] = 3
-
-    def ooc_markers(self, lang: str) -> tuple[str, ...]:
-        return self.ooc_markers_zh if lang == "zh" else self.ooc_markers_en

@@ -21,6 +21,7 @@ from dataset_builder.validation.shards import Shard, ShardSet, load_profiles, lo
 from dataset_builder.validation.suites import ShardKind, build_suite
 from rolellm.atomic import atomic_path
 from rolellm.errors import InputError, RolellmError
+from rolellm.rules import RulesConfig
 
 
 class GateFailed(RolellmError):
@@ -43,6 +44,7 @@ def with_helpers(
     shards: ShardSet,
     cfg: ValidateConfig,
     profiles: Mapping[str, Sequence[str]],
+    rules: RulesConfig,
 ) -> pd.DataFrame:
     """The shard's frame plus the `chk_*` columns its suite expects (see checks.py)."""
     kind = ShardKind.of(shard.spec, shard.split, shards.release)
@@ -51,9 +53,8 @@ def with_helpers(
     text = checks.joined_answers(answers)
     checks.add_answer_columns(frame, answers)
     frame[kind.ratio_column] = checks.script_ratio(frame, text, kind.lang)
-    markers = cfg.ooc_markers(kind.lang)
-    frame["chk_ooc_marker"] = checks.ooc_markers(frame, text, markers, cfg.ooc_exempt_roles)
-    frame["chk_copied_from"] = checks.copied_from(frame, answers, cfg, profiles)
+    frame["chk_ooc_marker"] = checks.ooc_markers(frame, text, rules.ooc(kind.lang))
+    frame["chk_copied_from"] = checks.copied_from(frame, answers, rules, profiles)
     if shard.split == "test":
         train = shards.find(shard.config, "train")
         frame["chk_in_train"] = checks.in_train(frame, train.frame if train else None)
@@ -74,13 +75,14 @@ def run_gate(
     cfg: ValidateConfig,
     docs_dir: Path | None,
     profiles: Mapping[str, Sequence[str]],
+    rules: RulesConfig,
 ) -> Report:
     gate = Gate(docs_dir, examples=cfg.examples)
     report = Report(folder="", notes=list(shards.notes))
     for shard in shards.shards:
         kind = ShardKind.of(shard.spec, shard.split, shards.release)
-        suite = build_suite(kind, shard.spec, cfg, shards.roster_names(kind.lang))
-        frame = with_helpers(shard, shards, cfg, profiles)
+        suite = build_suite(kind, shard.spec, cfg, shards.roster_names(kind.lang), rules)
+        frame = with_helpers(shard, shards, cfg, profiles, rules)
         result = gate.validate(shard.asset_name, frame, suite)
         report.shards.append(shard_result(shard.name, shard.source, len(frame), result))
         report.failures += failures_of(shard.name, shard.source, frame, result)
@@ -96,13 +98,15 @@ def validate_folder(
     profiles_dir: str | Path | None = None,
     *,
     configs: Collection[str] | None = None,
+    rules: RulesConfig | None = None,
 ) -> Report:
     """Run the quality gate on `folder`; write `report_path` and Data Docs at `docs_dir`.
 
     `folder` is a RoleBench folder (data/<config>/<split>.parquet + roles.json) or a raw
     release folder (rolebench-eng/, rolebench-zh/ jsonl files, checked as they are).
     `profiles_dir` holds `<slug>.jsonl` profiles for the copy check. None skips an output.
-    `configs` limits the run to those configs (all their splits).
+    `configs` limits the run to those configs (all their splits). `rules`: the copy and
+    out-of-character rules (the `rules:` section; default RulesConfig()).
     """
     cfg = config or ValidateConfig()
     shards = load_shards(folder)
@@ -113,7 +117,7 @@ def validate_folder(
     profiles = load_profiles(profiles_dir, shards.roster)
     docs = atomic_path(docs_dir) if docs_dir is not None else nullcontext(None)
     with docs as docs_tmp:
-        report = run_gate(shards, cfg, docs_tmp, profiles)
+        report = run_gate(shards, cfg, docs_tmp, profiles, rules or RulesConfig())
     report.folder = str(folder)
     if docs_dir is not None:
         report.docs_index = str(Path(docs_dir) / "index.html")

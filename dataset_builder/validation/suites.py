@@ -18,6 +18,7 @@ from datasets import List, Value
 
 from dataset_builder.schema import QUESTION_TYPES, ConfigSpec
 from dataset_builder.validation.config import ValidateConfig
+from rolellm.rules import RulesConfig
 
 # Columns of the original release files (checked as they are, `type` must be a string).
 RELEASE_COLUMNS: dict[str, str] = {"role": "str", "question": "str", "generated": "list"}
@@ -272,7 +273,9 @@ def role_specific_expectations(columns: dict[str, str], cfg: ValidateConfig) -> 
     return out
 
 
-def content_expectations(kind: ShardKind, cfg: ValidateConfig) -> list[gxe.Expectation]:
+def content_expectations(
+    kind: ShardKind, cfg: ValidateConfig, rules: RulesConfig
+) -> list[gxe.Expectation]:
     tolerance = cfg.ooc_max_fraction.for_split(kind.split)
     return [
         _exp(
@@ -287,7 +290,7 @@ def content_expectations(kind: ShardKind, cfg: ValidateConfig) -> list[gxe.Expec
             gxe.ExpectColumnValuesToBeNull,
             "copy",
             "no_copied_answer",
-            f"no answer copies the reference or a profile line (ratio >= {cfg.copy_ratio})",
+            f"no answer copies the reference or a profile line (ratio >= {rules.copy_ratio})",
             column="chk_copied_from",
         ),
     ]
@@ -321,7 +324,11 @@ def hygiene_expectations(kind: ShardKind, cfg: ValidateConfig) -> list[gxe.Expec
 
 
 def build_suite(
-    kind: ShardKind, spec: ConfigSpec, cfg: ValidateConfig, roster: list[str]
+    kind: ShardKind,
+    spec: ConfigSpec,
+    cfg: ValidateConfig,
+    roster: list[str],
+    rules: RulesConfig | None = None,
 ) -> gx.ExpectationSuite:
     """The suite of one shard kind; `roster` holds the role names of the shard's language."""
     columns = kind.data_columns(spec)
@@ -333,7 +340,7 @@ def build_suite(
         + language_expectations(kind, cfg)
         + uniqueness_expectations(kind, cfg)
         + (role_specific_expectations(columns, cfg) if kind.kind == "role_specific" else [])
-        + content_expectations(kind, cfg)
+        + content_expectations(kind, cfg, rules or RulesConfig())
         + hygiene_expectations(kind, cfg)
     )
     return gx.ExpectationSuite(name=kind.name, expectations=expectations)

@@ -10,12 +10,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
+from rolellm.rules import looks_like_secret
 from rolellm.sections import Section
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_SECRET_SHAPES = re.compile(
-    r"(hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{16,}|-----BEGIN [A-Z ]*PRIVATE KEY)"
-)
 
 
 class LocalBackendConfig(Section):
@@ -47,7 +45,7 @@ class OpenAIBackendConfig(Section):
     @field_validator("api_key_env")
     @classmethod
     def _env_name_only(cls, value: str) -> str:
-        if _SECRET_SHAPES.search(value):
+        if looks_like_secret(value):
             raise ValueError(
                 "looks like a secret; put the key in the environment and name the variable here"
             )
