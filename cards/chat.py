@@ -23,14 +23,8 @@ from threading import Thread
 from typing import Any
 
 from rolellm.errors import InputError
-from training.prompts import (
-    DEFAULT_SYSTEM_PROMPT_TEMPLATE,
-    Message,
-    RoleCard,
-    build_messages,
-    find_role,
-    load_roles,
-)
+from rolellm.records import ROLES_FILE, Role, find_role, read_json, read_roster
+from training.prompts import DEFAULT_SYSTEM_PROMPT_TEMPLATE, Message, build_messages
 
 PROMPT = "you> "
 
@@ -51,20 +45,20 @@ def chat_template_text(folder: Path) -> str:
     """The system prompt template recorded with the model (rolellm.json), else the default."""
     config = folder / "rolellm.json"
     if config.is_file():
-        try:
-            template = json.loads(config.read_text(encoding="utf-8")).get("system_prompt_template")
-        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
-            raise InputError(f"{config}: not valid JSON") from None
-        if template:
-            return template
+        settings = read_json(config, "chat settings")
+        if not isinstance(settings, dict):
+            raise InputError(f"{config}: expected a JSON object")
+        if settings.get("system_prompt_template"):
+            return settings["system_prompt_template"]
     return DEFAULT_SYSTEM_PROMPT_TEMPLATE
 
 
-def load_roster(folder: Path, roles: Path | None) -> dict[str, RoleCard]:
-    path = roles or folder / "roles.json"
+def load_roster(folder: Path, roles: Path | None) -> list[Role]:
+    """The roster shipped with the model (or the one given with --roles)."""
+    path = roles or folder / ROLES_FILE
     if not path.is_file():
         raise InputError(f"{path}: no roster; pass --roles <roles.json>")
-    return load_roles(path)
+    return read_roster(path)
 
 
 def load_model(folder: Path, base: str | None = None, device: str = "auto") -> tuple[Any, Any]:
@@ -109,7 +103,7 @@ class ChatSession:
 
     model: Any
     tokenizer: Any
-    role: RoleCard
+    role: Role
     template: str = DEFAULT_SYSTEM_PROMPT_TEMPLATE
     max_new_tokens: int = 256
     temperature: float = 0.7

@@ -35,7 +35,7 @@ from cards.release_model import build_model, local_base, verify_model
 from cards.secrets import scan_paths
 from rolellm.atomic import atomic_path
 from rolellm.errors import InputError
-from rolellm.records import check_validation_report
+from rolellm.records import check_validation_report, read_roster
 
 PARTS: tuple[str, ...] = ("dataset", "model")
 
@@ -80,11 +80,9 @@ def run_release(
         raise InputError(f"release: unknown part(s) {unknown or parts!r}; known: dataset, model")
     verify = cfg.verify if verify is None else verify
     validation = check_validation_report(paths.validation)
-    from dataset_builder.rolebench_io import read_roles
-
     if not paths.rolebench.is_dir():
         raise InputError(f"{paths.rolebench}: RoleBench folder not found (run the pipeline first)")
-    roles = read_roles(paths.rolebench)
+    roles = read_roster(paths.rolebench)
     provenance = generation_provenance(paths.metrics_dir, generation)
     result = ReleaseResult()
     with ExitStack() as stack:

@@ -15,6 +15,7 @@ import yaml
 
 from cards.config import ReleaseConfig, ReleasePaths, VerifyError
 from rolellm.errors import InputError
+from rolellm.records import read_roster
 
 
 def build_dataset(
@@ -25,7 +26,7 @@ def build_dataset(
     validation: Mapping[str, Any],
 ) -> None:
     from cards.render import render_dataset_card
-    from dataset_builder.rolebench_io import ROLES_FILE, list_shards, read_roles, spec_for
+    from dataset_builder.rolebench_io import ROLES_FILE, list_shards, spec_for
 
     source = paths.rolebench
     if not source.is_dir():
@@ -33,7 +34,7 @@ def build_dataset(
     shards = list_shards(source)
     if not shards:
         raise InputError(f"{source}: no shards (data/<config>/<split>.parquet) to release")
-    roles = read_roles(source)
+    roles = read_roster(source)
     target.mkdir(parents=True)
     for config, split in shards:
         rel = spec_for(config).shard_path(split)

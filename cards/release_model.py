@@ -14,30 +14,22 @@ from typing import Any
 from cards.config import ReleaseConfig, ReleasePaths, VerifyError
 from cards.provenance import dvc_outputs, git_commit
 from rolellm.errors import InputError
+from rolellm.records import ROLES_FILE, Role, read_json, write_roster
 
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 # Files of the training output that do not belong in the release.
 _SKIP_ADAPTER_FILES = {"README.md", "training_args.bin"}
 
 
-def _read_json(path: Path, what: str, hint: str = "") -> Any:
-    if not path.is_file():
-        raise InputError(f"{path}: {what} not found{f' ({hint})' if hint else ''}")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: {what} is not valid JSON ({err})") from None
-
-
 def _eval_results(paths: ReleasePaths) -> dict[str, Any]:
     from cards.render import eval_results
 
-    metrics = _read_json(paths.eval_metrics, "evaluation metrics", "run `rolellm evaluate` first")
+    metrics = read_json(paths.eval_metrics, "evaluation metrics", "run `rolellm evaluate` first")
     if not isinstance(metrics, dict):
         raise InputError(f"{paths.eval_metrics}: expected a JSON object")
     details = None
     if paths.eval_details.is_file():
-        details = _read_json(paths.eval_details, "evaluation details")
+        details = read_json(paths.eval_details, "evaluation details")
     results = eval_results(metrics, details if isinstance(details, dict) else None)
     if results["system"] is None:
         raise InputError(
@@ -72,11 +64,16 @@ def local_base(paths: ReleasePaths, summary: Mapping[str, Any]) -> str:
     )
 
 
-def example_prompt(roles: Sequence[Mapping[str, Any]], template: str | None) -> dict[str, str]:
-    from training.prompts import DEFAULT_SYSTEM_PROMPT_TEMPLATE, RoleCard, render_system_prompt
+def example_role(roles: Sequence[Role]) -> Role:
+    """The role shown in examples: the first one trained on."""
+    fallback = roles[0] if roles else Role(name="Hamlet", slug="hamlet")
+    return next((r for r in roles if not r.held_out), fallback)
 
-    entry = next((r for r in roles if not r.get("held_out")), roles[0] if roles else None)
-    card = RoleCard.from_entry(entry) if entry else RoleCard(name="Hamlet")
+
+def example_prompt(roles: Sequence[Role], template: str | None) -> dict[str, str]:
+    from training.prompts import DEFAULT_SYSTEM_PROMPT_TEMPLATE, render_system_prompt
+
+    card = example_role(roles)
     question = "What do you think of the court?" if card.lang != "zh" else "你怎么看待你的处境？"
     return {
         "role": card.name,
@@ -89,7 +86,7 @@ def build_model(
     cfg: ReleaseConfig,
     paths: ReleasePaths,
     target: Path,
-    roles: Sequence[Mapping[str, Any]],
+    roles: Sequence[Role],
 ) -> dict[str, Any]:
     from cards.render import render_model_card
 
@@ -98,7 +95,7 @@ def build_model(
         (adapter / name).is_file() for name in ADAPTER_WEIGHTS
     ):
         raise InputError(f"{adapter}: no trained adapter yet (run `rolellm train` first)")
-    summary = _read_json(paths.training_summary, "training summary", "run `rolellm train` first")
+    summary = read_json(paths.training_summary, "training summary", "run `rolellm train` first")
     results = _eval_results(paths)
     base_id = base_model_id(cfg, summary)
     template = (summary.get("hyperparameters") or {}).get("system_prompt_template")
@@ -112,9 +109,7 @@ def build_model(
     adapter_config["base_model_name_or_path"] = base_id
     config_path.write_text(json.dumps(adapter_config, indent=2, sort_keys=True) + "\n")
 
-    (target / "roles.json").write_text(
-        json.dumps(list(roles), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    write_roster(target / ROLES_FILE, roles)
     chat_config = {
         "base_model": base_id,
         "dataset": cfg.dataset_repo,
@@ -156,15 +151,13 @@ def build_model(
     return summary
 
 
-def verify_model(
-    folder: Path, base: str, roles: Sequence[Mapping[str, Any]], max_new_tokens: int = 8
-) -> str:
+def verify_model(folder: Path, base: str, roles: Sequence[Role], max_new_tokens: int = 8) -> str:
     """Load base + adapter with PEFT, check every adapter tensor arrived, generate one reply."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from training.prompts import DEFAULT_SYSTEM_PROMPT_TEMPLATE, RoleCard, build_messages
+    from training.prompts import DEFAULT_SYSTEM_PROMPT_TEMPLATE, build_messages
 
     try:
         model = AutoModelForCausalLM.from_pretrained(base)
@@ -182,11 +175,9 @@ def verify_model(
             loaded = state.get(key)
             if loaded is None or not torch.equal(loaded.to(tensor.dtype).cpu(), tensor):
                 raise VerifyError(f"{folder}: adapter tensor {key} was not loaded by PEFT")
-    chat = json.loads((folder / "rolellm.json").read_text(encoding="utf-8"))
+    chat = read_json(folder / "rolellm.json", "chat settings")
     template = chat.get("system_prompt_template") or DEFAULT_SYSTEM_PROMPT_TEMPLATE
-    entry = next((r for r in roles if not r.get("held_out")), roles[0] if roles else {"name": "x"})
-    role = RoleCard.from_entry(entry)
-    messages = build_messages(role, "Who are you?", template)
+    messages = build_messages(example_role(roles), "Who are you?", template)
     inputs = tokenizer.apply_chat_template(
         messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
     )

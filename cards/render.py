@@ -22,6 +22,7 @@ import yaml
 from cards.config import ReleaseConfig
 from dataset_builder.rolebench_io import configs_metadata
 from dataset_builder.schema import CONFIGS, SPLITS
+from rolellm.records import Role
 
 TEMPLATES = Path(__file__).resolve().parent
 NOT_RECORDED = "not recorded"
@@ -181,24 +182,24 @@ def dataset_metadata(
 
 
 def roster_rows(
-    roles: Sequence[Mapping[str, Any]], stats: Mapping[tuple[str, str], Mapping[str, Any]]
+    roles: Sequence[Role], stats: Mapping[tuple[str, str], Mapping[str, Any]]
 ) -> list[dict[str, Any]]:
     """One row per role: language, held out, persona source and rows per split."""
     per_split: dict[str, Counter[str]] = defaultdict(Counter)
     for (_, split), info in stats.items():
         per_split[split].update(info["per_role"])
-    known = {str(r.get("name")) for r in roles}
+    known = {r.name for r in roles}
     extra = sorted({name for c in per_split.values() for name in c} - known)
     rows = []
-    for role in [*roles, *({"name": name} for name in extra)]:
-        name = str(role.get("name"))
+    for role in [*roles, *(Role(name=name, slug="", lang=None) for name in extra)]:
+        name = role.name
         rows.append(
             {
                 "name": name,
-                "lang": role.get("lang"),
-                "held_out": bool(role.get("held_out", False)),
-                "source": role.get("source_script"),
-                "persona": role.get("persona_source"),
+                "lang": role.lang,
+                "held_out": role.held_out,
+                "source": role.extra.get("source_script"),
+                "persona": role.extra.get("persona_source"),
                 "counts": {split: per_split[split][name] for split in SPLITS},
                 "total": sum(per_split[split][name] for split in SPLITS),
             }
@@ -206,12 +207,13 @@ def roster_rows(
     return rows
 
 
-def source_rows(roles: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def source_rows(roles: Sequence[Role]) -> list[dict[str, Any]]:
     """Source scripts and their licenses (roles.json `source_script` / `source_note`)."""
     grouped: dict[tuple[str, str], list[str]] = defaultdict(list)
     for role in roles:
-        key = (str(role.get("source_script") or ""), str(role.get("source_note") or ""))
-        grouped[key].append(str(role.get("name")))
+        extra = role.extra
+        key = (str(extra.get("source_script") or ""), str(extra.get("source_note") or ""))
+        grouped[key].append(role.name)
     return [
         {"script": script or None, "note": note or None, "roles": names}
         for (script, note), names in sorted(grouped.items())
@@ -238,14 +240,14 @@ def validation_summary(report: Mapping[str, Any] | None) -> dict[str, Any] | Non
 def render_dataset_card(
     cfg: ReleaseConfig,
     folder: Path,
-    roles: Sequence[Mapping[str, Any]],
+    roles: Sequence[Role],
     validation: Mapping[str, Any] | None,
     provenance: Sequence[Mapping[str, Any]],
     repo_id: str | None = None,
 ) -> str:
     """README.md of the dataset release for the shards present in ``folder``."""
     stats = shard_stats(folder)
-    langs = [str(r["lang"]) for r in roles if r.get("lang")]
+    langs = [r.lang for r in roles]
     metadata = dataset_metadata(cfg, folder, stats, langs)
     config_rows = []
     for spec in CONFIGS:
@@ -399,7 +401,7 @@ def render_model_card(
     *,
     summary: Mapping[str, Any],
     results: Mapping[str, Any],
-    roles: Sequence[Mapping[str, Any]],
+    roles: Sequence[Role],
     plots: Sequence[str],
     lineage: Mapping[str, Any],
     example: Mapping[str, str],
@@ -410,7 +412,7 @@ def render_model_card(
 ) -> str:
     """README.md of the model release (a PEFT LoRA adapter)."""
     dataset_repo = dataset_repo or cfg.dataset_repo
-    langs = sorted({str(r["lang"]) for r in roles if r.get("lang")}) or ["en"]
+    langs = sorted({r.lang for r in roles}) or ["en"]
     metadata: dict[str, Any] = {
         "base_model": base_model,
         "library_name": "peft",
@@ -426,7 +428,7 @@ def render_model_card(
     hyper = summary.get("hyperparameters") or {}
     training = summary.get("training") or {}
     data = summary.get("data") or {}
-    held_out = {str(r.get("name")) for r in roles if r.get("held_out")}
+    held_out = {r.name for r in roles if r.held_out}
     per_role = [
         {
             "setting": setting,

@@ -28,7 +28,7 @@ import yaml
 from dataset_builder.schema import CONFIGS, CONFIGS_BY_NAME, SPLITS, ConfigSpec
 from rolellm.atomic import atomic_path
 from rolellm.errors import InputError
-from rolellm.records import ROLES_FILE, Role, read_roster, write_roster
+from rolellm.records import ROLES_FILE, Role, write_roster
 
 ShardKey = tuple[str, str]  # (config, split)
 ShardRows = pd.DataFrame | pa.Table | Sequence[Mapping[str, Any]]
@@ -135,11 +135,6 @@ def write_rolebench(
         card = card_text(configs_metadata(tmp, counts), counts, card_body)
         (tmp / CARD_FILE).write_text(card, encoding="utf-8")
     return counts
-
-
-def read_roles(folder: str | Path) -> list[dict[str, Any]]:
-    """Transitional: the roster's entries as mappings (use rolellm.records.read_roster)."""
-    return [role.to_entry() for role in read_roster(folder)]
 
 
 def list_shards(folder: str | Path) -> list[ShardKey]:

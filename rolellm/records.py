@@ -35,11 +35,13 @@ _CORE_KEYS = ("name", "slug", "lang", "held_out", "description", "catchphrases")
 # ----------------------------------------------------------------------------- JSON
 
 
-def read_json(path: str | Path, what: str = "file") -> Any:
-    """A JSON file's content; InputError naming the file when it is missing or not JSON."""
+def read_json(path: str | Path, what: str = "file", hint: str = "") -> Any:
+    """A JSON file's content; InputError naming the file when it is missing or not JSON.
+
+    `what` names the file in the message, `hint` says what to do when it is missing."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: {what} not found")
+        raise InputError(f"{path}: {what} not found{f' ({hint})' if hint else ''}")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
@@ -177,8 +179,15 @@ def _check_unique(roles: Sequence[Role], path: Path) -> None:
         seen[role.slug] = role.name
 
 
-def find_role(roles: Iterable[Role], key: str) -> Role:
-    """Look a role up by display name, then by slug, then case-insensitively."""
+def find_role(roles: Iterable[Role] | Mapping[str, Role], key: str) -> Role:
+    """Look a role up by display name, then by slug, then case-insensitively.
+
+    `roles` may be a list or a {name: Role} mapping (looked up by key first: the fast path
+    for one call per row)."""
+    if isinstance(roles, Mapping):
+        if key in roles:
+            return roles[key]
+        roles = roles.values()
     roles = list(roles)
     for role in roles:
         if key in (role.name, role.slug):

@@ -17,8 +17,9 @@ from cards.chat import PROMPT, ChatSession, chat_template_text, load_model, load
 from cards.config import ReleaseConfig
 from cards.release import run_release
 from rolellm.errors import InputError
+from rolellm.records import find_role
 from tests.test_cards import build_workspace
-from training.prompts import find_role, render_system_prompt
+from training.prompts import render_system_prompt
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

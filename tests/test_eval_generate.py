@@ -39,9 +39,9 @@ def test_prompts_use_the_adapter_training_template(tmp_path):
     assert resolve_template(cfg.model_copy(update={"adapter": None}), "T {{ name }}")[0] == (
         "T {{ name }}"
     )
-    from training.prompts import RoleCard
+    from rolellm.records import Role
 
-    card = RoleCard("Hamlet", "Prince of Denmark.")
+    card = Role("Hamlet", "hamlet", description="Prince of Denmark.")
     item = EvalItem("c", "s", "en", "general", "Hamlet", "q", references=("x",))
     data = EvalData([item, item], None, [card, card])
     requests, index = requests_for(data, got, cfg)

@@ -10,9 +10,10 @@ import pytest
 from datasets import load_dataset
 
 from dataset_builder.importer import RELEASE_DIRS, import_release, is_release, release_file
-from dataset_builder.rolebench_io import list_shards, read_roles, read_shard
+from dataset_builder.rolebench_io import list_shards, read_shard
 from rolellm.cli import main
 from rolellm.errors import InputError
+from rolellm.records import read_roster
 
 # The reference slice's files and line counts (../shared/reference/README.md).
 REFERENCE_ROWS = {
@@ -87,7 +88,7 @@ def test_import_repairs_the_release(release, tmp_path):
         "",
         "unknown",
     ]
-    roles = {r["name"]: (r["lang"], r["held_out"]) for r in read_roles(out)}
+    roles = {r.name: (r.lang, r.held_out) for r in read_roster(out)}
     assert roles == {"Ada": ("en", False), "Cleo": ("en", True), "李白": ("zh", False)}
     assert any("match no test/train question" in line for line in report.lines())
 

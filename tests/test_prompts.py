@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from rolellm.errors import ConfigError, InputError
+from rolellm.errors import ConfigError
+from rolellm.records import Role
 from training.prompts import (
     DEFAULT_SYSTEM_PROMPT_TEMPLATE,
-    RoleCard,
     build_messages,
     check_template,
-    find_role,
-    load_roles,
     render_system_prompt,
 )
 
-HAMLET = RoleCard(
+HAMLET = Role(
     name="Hamlet",
     description="The melancholy Prince of Denmark.",
     catchphrases=("To be, or not to be", "Words, words, words"),
     slug="hamlet",
 )
-WUKONG = RoleCard(name="孙悟空", description="齐天大圣。", catchphrases=("俺老孙来也",), lang="zh")
+WUKONG = Role(
+    name="孙悟空",
+    slug="sun-wukong",
+    description="齐天大圣。",
+    catchphrases=("俺老孙来也",),
+    lang="zh",
+)
 
 
 def test_english_prompt_carries_name_description_and_catchphrases() -> None:
@@ -42,7 +44,7 @@ def test_chinese_role_gets_a_chinese_prompt() -> None:
 
 
 def test_no_catchphrases_line_when_there_are_none() -> None:
-    text = render_system_prompt(RoleCard(name="Juliet"))
+    text = render_system_prompt(Role(name="Juliet", slug="juliet"))
     assert "catchphrases" not in text
     assert text.startswith("You are Juliet.")
 
@@ -76,30 +78,3 @@ def test_bad_templates_are_one_line_config_errors(template: str, needle: str) ->
 
 def test_default_template_is_valid() -> None:
     assert check_template(DEFAULT_SYSTEM_PROMPT_TEMPLATE) == DEFAULT_SYSTEM_PROMPT_TEMPLATE
-
-
-def test_roster_loading_and_lookup(tmp_path) -> None:
-    roster = [
-        {
-            "name": "Hamlet",
-            "slug": "hamlet",
-            "lang": "en",
-            "held_out": False,
-            "description": " Prince. ",
-            "catchphrases": ["To be", " "],
-            "source": "hamlet.md",
-        },
-        {"name": "孙悟空", "slug": "sun-wukong", "lang": "zh", "held_out": True},
-    ]
-    path = tmp_path / "roles.json"
-    path.write_text(json.dumps(roster, ensure_ascii=False), encoding="utf-8")
-    roles = load_roles(path)
-    assert roles["Hamlet"].description == "Prince."
-    assert roles["Hamlet"].catchphrases == ("To be",)
-    assert roles["Hamlet"].extra == {"source": "hamlet.md"}
-    assert roles["孙悟空"].held_out and roles["孙悟空"].lang == "zh"
-    assert find_role(roles, "SUN-WUKONG").name == "孙悟空"
-    with pytest.raises(InputError, match="unknown role 'Ophelia'"):
-        find_role(roles, "Ophelia")
-    with pytest.raises(InputError, match="roster not found"):
-        load_roles(tmp_path / "missing.json")

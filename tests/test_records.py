@@ -97,11 +97,21 @@ def test_bad_rosters_name_the_file(tmp_path, content, problem):
     assert str(path) in str(err.value) and "\n" not in str(err.value)
 
 
+def test_entries_are_normalised():
+    role = Role.from_entry(
+        {"name": " Hamlet ", "description": " Prince. ", "catchphrases": [" ", "Words"]}
+    )
+    assert (role.name, role.slug, role.lang, role.held_out) == ("Hamlet", "hamlet", "en", False)
+    assert role.description == "Prince." and role.catchphrases == ("Words",)
+    assert Role.from_entry({"name": "Yorick", "catchphrases": "Alas"}).catchphrases == ("Alas",)
+
+
 def test_find_and_select_roles():
     roles = [Role.from_entry(e) for e in ENTRIES]
     assert find_role(roles, "hamlet").name == "Hamlet"
     assert find_role(roles, " HAMLET ").name == "Hamlet"
     assert find_role(roles, "孙悟空").lang == "zh"
+    assert find_role({r.name: r for r in roles}, "HAMLET").name == "Hamlet"  # mapping
     with pytest.raises(InputError, match="unknown role 'Falstaff'"):
         find_role(roles, "Falstaff")
     assert select_roles(roles, None) == roles

@@ -11,9 +11,9 @@ from typing import Any
 
 from dataset_builder.schema import CONFIGS_BY_NAME
 from rolellm.errors import InputError
+from rolellm.records import ROLES_FILE, Role, find_role, read_roster
 from training.eval_config import EvaluateConfig
 from training.eval_views import EvalItem
-from training.prompts import RoleCard, find_role, load_roles
 
 BASELINE = "rolegpt"
 
@@ -24,7 +24,7 @@ class EvalData:
 
     items: list[EvalItem]
     baseline: list[str | None] | None
-    cards: list[RoleCard]
+    cards: list[Role]
     notes: list[str] = field(default_factory=list)
     without_baseline: list[str] = field(default_factory=list)  # configs with no such split
 
@@ -84,10 +84,10 @@ def match_baseline(items: list[EvalItem], rows: list[dict[str, Any]]) -> list[st
     return out
 
 
-def _cards(folder: Path, items: list[EvalItem], notes: list[str]) -> list[RoleCard]:
-    path = folder / "roles.json"
-    roster = load_roles(path) if path.is_file() else {}
-    cards: dict[str, RoleCard] = {}
+def _cards(folder: Path, items: list[EvalItem], notes: list[str]) -> list[Role]:
+    path = folder / ROLES_FILE
+    roster = {role.name: role for role in read_roster(path)} if path.is_file() else {}
+    cards: dict[str, Role] = {}
     unknown: set[str] = set()
     for item in items:
         if item.role not in cards:
@@ -95,7 +95,7 @@ def _cards(folder: Path, items: list[EvalItem], notes: list[str]) -> list[RoleCa
                 cards[item.role] = find_role(roster, item.role)
             except InputError:
                 unknown.add(item.role)
-                cards[item.role] = RoleCard(name=item.role, lang=item.lang)
+                cards[item.role] = Role(name=item.role, slug="", lang=item.lang)
     if unknown:
         notes.append(
             f"{len(unknown)} role(s) not in {path} (prompted with the name only): "

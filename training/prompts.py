@@ -14,16 +14,14 @@ Rendering is sandboxed and strict: an unknown variable is an error, not an empty
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from functools import lru_cache
-from pathlib import Path
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
-from rolellm.errors import ConfigError, InputError
+from rolellm.errors import ConfigError
+from rolellm.records import Role
 
 DEFAULT_SYSTEM_PROMPT_TEMPLATE = (
     '{% if lang == "zh" %}'
@@ -42,64 +40,6 @@ DEFAULT_SYSTEM_PROMPT_TEMPLATE = (
 Message = dict[str, str]
 
 
-@dataclass(frozen=True)
-class RoleCard:
-    """What a system prompt needs to know about one role (an entry of roles.json)."""
-
-    name: str
-    description: str = ""
-    catchphrases: tuple[str, ...] = ()
-    lang: str = "en"
-    slug: str = ""
-    held_out: bool = False
-    extra: Mapping[str, object] = field(default_factory=dict, compare=False, repr=False)
-
-    @classmethod
-    def from_entry(cls, entry: Mapping[str, object]) -> RoleCard:
-        name = str(entry.get("name") or "").strip()
-        if not name:
-            raise InputError(f"roles.json entry without a name: {json.dumps(entry)[:80]}")
-        phrases = entry.get("catchphrases") or ()
-        if isinstance(phrases, str):
-            phrases = (phrases,)
-        known = {"name", "description", "catchphrases", "lang", "slug", "held_out"}
-        return cls(
-            name=name,
-            description=str(entry.get("description") or "").strip(),
-            catchphrases=tuple(str(p).strip() for p in phrases if str(p).strip()),
-            lang=str(entry.get("lang") or "en"),
-            slug=str(entry.get("slug") or ""),
-            held_out=bool(entry.get("held_out", False)),
-            extra={k: v for k, v in entry.items() if k not in known},
-        )
-
-
-def load_roles(path: str | Path) -> dict[str, RoleCard]:
-    """Read a RoleBench roles.json into {name: RoleCard}."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: roster not found")
-    try:
-        entries = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: not valid JSON ({err})") from None
-    if not isinstance(entries, list):
-        raise InputError(f"{path}: expected a list of role entries")
-    cards = [RoleCard.from_entry(entry) for entry in entries]
-    return {card.name: card for card in cards}
-
-
-def find_role(roles: Mapping[str, RoleCard], key: str) -> RoleCard:
-    """Look a role up by display name, then by slug (case-insensitive)."""
-    if key in roles:
-        return roles[key]
-    folded = key.strip().casefold()
-    for card in roles.values():
-        if folded in (card.name.casefold(), card.slug.casefold()):
-            return card
-    raise InputError(f"unknown role {key!r} (not in roles.json)")
-
-
 @lru_cache(maxsize=32)
 def compile_template(template: str) -> jinja2.Template:
     """Compile a system prompt template; a syntax error becomes a one-line ConfigError."""
@@ -110,7 +50,7 @@ def compile_template(template: str) -> jinja2.Template:
         raise ConfigError(f"system_prompt_template: line {err.lineno}: {err.message}") from None
 
 
-def render_system_prompt(role: RoleCard, template: str = DEFAULT_SYSTEM_PROMPT_TEMPLATE) -> str:
+def render_system_prompt(role: Role, template: str = DEFAULT_SYSTEM_PROMPT_TEMPLATE) -> str:
     """The role-conditioned system message for ``role``."""
     try:
         text = compile_template(template).render(
@@ -128,14 +68,16 @@ def render_system_prompt(role: RoleCard, template: str = DEFAULT_SYSTEM_PROMPT_T
 
 def check_template(template: str) -> str:
     """Validate a template by rendering it for a sample role; return it unchanged."""
-    sample = RoleCard(name="Hamlet", description="Prince of Denmark.", catchphrases=("To be",))
+    sample = Role(
+        name="Hamlet", slug="hamlet", description="Prince of Denmark.", catchphrases=("To be",)
+    )
     if not render_system_prompt(sample, template):
         raise ConfigError("system_prompt_template: renders to an empty string")
     return template
 
 
 def build_messages(
-    role: RoleCard,
+    role: Role,
     question: str,
     template: str = DEFAULT_SYSTEM_PROMPT_TEMPLATE,
     history: Sequence[Message] = (),

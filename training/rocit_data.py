@@ -26,7 +26,8 @@ import yaml
 
 from dataset_builder.schema import CONFIGS_BY_NAME
 from rolellm.errors import InputError
-from training.prompts import RoleCard, build_messages, find_role, load_roles
+from rolellm.records import Role, find_role, read_roster
+from training.prompts import build_messages
 
 
 @dataclass
@@ -35,7 +36,7 @@ class TrainingSet:
 
     samples: list[dict[str, Any]]
     shards: list[Path]
-    roles: dict[str, RoleCard]
+    roles: dict[str, Role]
     excluded_roles: list[str] = field(default_factory=list)
     rows: int = 0
     per_config: dict[str, int] = field(default_factory=dict)
@@ -67,7 +68,7 @@ def _answers(generated: Any, kind: str, limit: int | None) -> list[str]:
 def _samples_for_rows(
     frame: pd.DataFrame,
     config: str,
-    roles: Mapping[str, RoleCard],
+    roles: Mapping[str, Role],
     template: str,
     limit: int | None,
 ) -> Iterable[dict[str, Any]]:
@@ -95,7 +96,7 @@ def load_training_set(
 ) -> TrainingSet:
     """Read the shards of ``configs``/``split`` under ``root`` and build RoCIT samples."""
     root = Path(root)
-    roles = load_roles(root / "roles.json")
+    roles = {role.name: role for role in read_roster(root)}
     exclude_held_out = any(
         CONFIGS_BY_NAME[name].setting == "role_generalization" for name in configs
     )
