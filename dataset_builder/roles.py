@@ -29,7 +29,7 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 class SelectedRole:
     name: str
     slug: str
-    script: str  # file name in scripts_dir
+    script: str  # file name of an embedded play or of a script in scripts_dir
     lines: int  # the role's line count in its script
     aliases: tuple[str, ...] = ()
     held_out: bool = False
@@ -115,23 +115,61 @@ def role_lines(role: SelectedRole, lines: Sequence[Line], config: ProfilesConfig
     return apply_aliases(lines, _aliases_for(config, role.name, role.aliases))
 
 
-def _resolve_script(name: str, scripts: Mapping[str, object], scripts_dir: str) -> str:
+def _resolve_script(name: str, scripts: Mapping[str, object], where: str) -> str:
+    """A role's `script:` -> a file name in `scripts`: the name itself or a unique stem."""
     if name in scripts:
         return name
-    stems = {Path(file).stem: file for file in scripts}
-    if name in stems:
-        return stems[name]
+    matches = [file for file in scripts if Path(file).stem == name]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise InputError(
+            f"{where}: script '{name}' is ambiguous ({', '.join(sorted(matches))}); "
+            "name the file with its extension"
+        )
+    stems = [Path(file).stem for file in scripts]
     close = difflib.get_close_matches(name, [*scripts, *stems], n=3, cutoff=0.5)
     hint = f"closest: {', '.join(close)}" if close else f"found: {', '.join(sorted(scripts))}"
-    raise InputError(f"{scripts_dir}: script '{name}' not found ({hint})")
+    raise InputError(f"{where}: script '{name}' not found ({hint})")
+
+
+SPEAKERS_LISTED = 10
 
 
 def _speaker_hint(name: str, counts: Counter[str]) -> str:
+    """The closest spellings of `name` (if any), then the speakers there are, most lines
+    first."""
     keys = {name_key(speaker): speaker for speaker in counts}
     close = difflib.get_close_matches(name_key(name), keys, n=3, cutoff=0.6)
+    ranked = ", ".join(f"{s} ({n})" for s, n in counts.most_common(SPEAKERS_LISTED))
+    more = len(counts) - SPEAKERS_LISTED
+    speakers = f"speakers: {ranked or 'none'}" + (f", and {more} more" if more > 0 else "")
     if close:
-        return "closest: " + ", ".join(keys[key] for key in close)
-    return "top speakers: " + ", ".join(f"{s} ({n})" for s, n in counts.most_common(3))
+        return "closest: " + ", ".join(keys[key] for key in close) + "; " + speakers
+    return speakers
+
+
+def _find_script(
+    role: RoleConfig, scripts: Mapping[str, Sequence[Line]], config: ProfilesConfig
+) -> str:
+    """The one script `role` (given without `script:`) speaks in, aliases applied."""
+    mapping = _aliases_for(config, role.name, role.aliases)
+    counts = {
+        name: speaker_counts(apply_aliases(lines, mapping)) for name, lines in scripts.items()
+    }
+    found = sorted(name for name, count in counts.items() if count[role.name])
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise InputError(
+            f"role '{role.name}' speaks in {len(found)} scripts ({', '.join(found)}); "
+            "set its script: in profiles.roles"
+        )
+    everyone = sum(counts.values(), Counter())
+    raise InputError(
+        f"role '{role.name}' does not occur in any script ({_speaker_hint(role.name, everyone)}); "
+        "write it as in the script or add aliases"
+    )
 
 
 def _lang(name: str, lang: str | None) -> str:
@@ -200,16 +238,29 @@ def _check_slugs(roles: Sequence[SelectedRole]) -> None:
         seen[role.slug] = role
 
 
+def _where(config: ProfilesConfig) -> str:
+    """Where the scripts come from, for messages."""
+    places = [f"profiles.plays in {config.plays_dir}"] if config.plays else []
+    places += [config.scripts_dir] if config.scripts_dir is not None else []
+    return ", ".join(places) or "profiles.plays is empty and profiles.scripts_dir unset"
+
+
 def select_roles(
     config: ProfilesConfig, scripts: Mapping[str, Sequence[Line]]
 ) -> list[SelectedRole]:
-    """The roles to profile: config.roles when given (each must occur in its script with at
-    least min_lines lines), else the top_n speakers of every script (in file-name order).
-    `scripts` maps file names (as in parse_folder) to parsed lines."""
+    """The roles to profile: config.roles when given (each must occur in its script, or
+    without `script:` in exactly one script, with at least min_lines lines), else the top_n
+    speakers of every script (in file-name order). `scripts` maps file names (as in
+    parse_folder; plays and the user's scripts together) to parsed lines."""
+    if not scripts:
+        raise InputError(f"no scripts to read ({_where(config)})")
     if config.roles:
         roles = []
         for role in config.roles:
-            script = _resolve_script(role.script, scripts, config.scripts_dir)
+            if role.script is None:
+                script = _find_script(role, scripts, config)
+            else:
+                script = _resolve_script(role.script, scripts, _where(config))
             roles.append(_explicit(role, script, scripts[script], config))
     else:
         roles = [r for script in sorted(scripts) for r in _top(script, scripts[script], config)]

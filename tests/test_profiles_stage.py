@@ -29,14 +29,18 @@ GOOD = (
 
 
 def _cfg(tmp_path, **kw) -> ProfilesConfig:
-    scripts = tmp_path / "raw"
-    materialise_plays(["hamlet", "macbeth"], scripts)
+    plays = tmp_path / "plays"
+    materialise_plays(["hamlet", "macbeth"], plays)
     roles = [
         RoleConfig(name="Hamlet", script="hamlet"),
         RoleConfig(name="Lady Macbeth", script="macbeth", held_out=True),
     ]
     return ProfilesConfig(
-        scripts_dir=str(scripts), out_dir=str(tmp_path / "profiles"), roles=roles, **kw
+        plays=["hamlet", "macbeth"],
+        plays_dir=str(plays),
+        out_dir=str(tmp_path / "profiles"),
+        roles=roles,
+        **kw,
     )
 
 

@@ -178,7 +178,7 @@ def _select_error(roles: list[RoleConfig], **kw) -> str:
 
 def test_role_not_in_script_names_closest():
     message = _select_error([RoleConfig(name="Banquoo", script="macbeth.md")])
-    assert "role 'Banquoo' does not occur (closest: BANQUO)" in message
+    assert "role 'Banquoo' does not occur (closest: BANQUO; speakers: MACBETH (" in message
 
 
 def test_role_with_too_few_lines():

@@ -115,21 +115,27 @@ def parse_script(path: str | Path, fmt: str = "auto") -> list[Line]:
     return lines
 
 
-def parse_folder(
-    folder: str | Path, fmt: str = "auto", formats: Mapping[str, str] | None = None
-) -> dict[str, list[Line]]:
-    """Parse every script in `folder` (files ending in .md, .markdown, .txt, .fountain,
-    .spmd or .jsonl; hidden files skipped), keyed by file name, in name order. `formats`
-    overrides `fmt` for single files, by file name."""
+def script_files(folder: str | Path) -> list[Path]:
+    """The scripts in `folder`, in name order: files ending in .md, .markdown, .txt,
+    .fountain, .spmd or .jsonl, hidden files skipped (a README without one of those endings
+    may sit beside them). InputError when the folder does not exist."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{folder}: scripts folder not found")
-    formats = formats or {}
-    files = sorted(
+    return sorted(
         p
         for p in folder.iterdir()
         if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in SCRIPT_SUFFIXES
     )
+
+
+def parse_folder(
+    folder: str | Path, fmt: str = "auto", formats: Mapping[str, str] | None = None
+) -> dict[str, list[Line]]:
+    """Parse every script in `folder` (see script_files), keyed by file name, in name order.
+    `formats` overrides `fmt` for single files, by file name. InputError when there is none."""
+    files = script_files(folder)
     if not files:
         raise InputError(f"{folder}: no script files ({', '.join(sorted(SCRIPT_SUFFIXES))})")
+    formats = formats or {}
     return {p.name: parse_script(p, formats.get(p.name, fmt)) for p in files}
