@@ -9,8 +9,11 @@ import pytest
 
 from dataset_builder.describe import DescribeConfig, Persona, persona_request
 from dataset_builder.profiles import (
+    SHAKESPEARE_NOTE,
+    USER_NOTE,
     build_role_profiles,
     describe_roles,
+    read_scripts,
     run_profiles_stage,
     write_profiles,
 )
@@ -131,3 +134,48 @@ def test_stage_with_full_overrides_makes_no_llm_call(tmp_path):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["engine"]["calls"] == 0 and metrics["roles"] == 2
     assert metrics["per_role"]["hamlet"]["lines"] == 359
+
+
+# --- two folders: the embedded plays and the user's own scripts (issue 14) ---------------
+
+ZH = "".join(f"甄嬛：臣妾做不到啊，第{i}次。\n华妃：贱人就是矫情。\n" for i in range(3))
+
+
+def test_plays_and_own_scripts_are_read_together(tmp_path):
+    cfg = _cfg(tmp_path, min_lines=3, scripts_dir=str(tmp_path / "mine"))
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "zhen-huan.txt").write_text(ZH, encoding="utf-8")
+    (tmp_path / "mine" / "README").write_text("skipped\n", encoding="utf-8")
+    scripts, notes = read_scripts(cfg)
+    assert list(scripts) == ["hamlet.md", "macbeth.md", "zhen-huan.txt"]
+    assert notes["hamlet.md"] == SHAKESPEARE_NOTE and notes["zhen-huan.txt"] == USER_NOTE
+    cfg.roles.append(RoleConfig(name="甄嬛"))
+    built = {p.role.name: p for p in build_role_profiles(cfg)}
+    assert built["甄嬛"].role.script == "zhen-huan.txt" and built["甄嬛"].source_note == USER_NOTE
+    assert built["Hamlet"].source_note == SHAKESPEARE_NOTE
+
+
+def test_an_empty_own_folder_is_fine_beside_plays_but_alone_is_an_error(tmp_path):
+    (tmp_path / "mine").mkdir()
+    cfg = _cfg(tmp_path, scripts_dir=str(tmp_path / "mine"))
+    assert list(read_scripts(cfg)[0]) == ["hamlet.md", "macbeth.md"]
+    with pytest.raises(InputError, match=r"mine: no script files \(.*\) and profiles.plays is"):
+        read_scripts(cfg.model_copy(update={"plays": []}))
+
+
+def test_own_script_may_not_share_a_play_file_name(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "hamlet.md").write_text("**HAMLET**\nMine.\n", encoding="utf-8")
+    with pytest.raises(InputError, match="same file name as the embedded play"):
+        read_scripts(_cfg(tmp_path, scripts_dir=str(tmp_path / "mine")))
+
+
+def test_a_play_not_materialised_says_how(tmp_path):
+    cfg = _cfg(tmp_path).model_copy(update={"plays": ["hamlet", "othello"]})
+    with pytest.raises(InputError, match=r"othello.md: embedded play not found; run `rolellm raw"):
+        read_scripts(cfg)
+
+
+def test_raw_scripts_with_no_plays_makes_an_empty_folder(tmp_path):
+    assert materialise_plays([], tmp_path / "plays") == []
+    assert list((tmp_path / "plays").iterdir()) == []

@@ -247,3 +247,54 @@ def test_chinese_role_language():
     config = ProfilesConfig(min_lines=2, roles=[RoleConfig(name="甄嬛", script="zh")])
     [role] = select_roles(config, scripts)
     assert (role.lang, role.lines, role.slug.startswith("role-")) == ("zh", 2, True)
+
+
+# --- roles without `script:`, scripts by stem (issue 14) ---------------------------------
+
+
+def test_role_without_script_is_found_in_the_one_script_it_speaks_in():
+    scripts = {**MACBETH, "other.md": _script("Horatio", "Horatio")}
+    config = ProfilesConfig(min_lines=1, roles=[RoleConfig(name="Lady Macbeth")])
+    [role] = select_roles(config, scripts)
+    assert (role.script, role.lines) == ("macbeth.md", 2)
+
+
+def test_role_without_script_in_two_scripts_must_say_which():
+    scripts = {**MACBETH, "m.md": _script("Macbeth")}
+    message = _select_error([RoleConfig(name="Macbeth")], scripts=scripts)
+    assert message == (
+        "role 'Macbeth' speaks in 2 scripts (m.md, macbeth.md); set its script: in profiles.roles"
+    )
+
+
+def test_role_without_script_in_no_script_lists_the_speakers():
+    message = _select_error([RoleConfig(name="Banquoo")])
+    assert message.startswith(
+        "role 'Banquoo' does not occur in any script (closest: BANQUO; speakers: MACBETH (3), "
+    )
+
+
+def test_a_stem_naming_two_files_is_ambiguous():
+    scripts = {"m.md": _script("Macbeth"), "m.fountain": _script("Macbeth")}
+    message = _select_error([RoleConfig(name="Macbeth", script="m")], scripts=scripts)
+    assert "script 'm' is ambiguous (m.fountain, m.md); name the file with its extension" in message
+    [role] = select_roles(
+        ProfilesConfig(min_lines=1, roles=[RoleConfig(name="Macbeth", script="m.md")]), scripts
+    )
+    assert role.script == "m.md"
+
+
+def test_speaker_list_is_capped():
+    speakers = [f"S{i}" for i in range(12) for _ in range(12 - i)]
+    message = _select_error(
+        [RoleConfig(name="Nobody", script="x")], scripts={"x.md": _script(*speakers)}
+    )
+    assert "speakers: S0 (12), S1 (11)," in message and "S9 (3), and 2 more)" in message
+
+
+def test_scripts_folder_may_not_overlap_the_plays_folder(tmp_path):
+    for mine, plays in [("data/plays", "data/plays"), ("data", "data/plays"), ("p/x", "p")]:
+        with pytest.raises(ValidationError, match="overlaps plays_dir"):
+            ProfilesConfig(scripts_dir=mine, plays_dir=plays)
+    assert ProfilesConfig(scripts_dir="data/playsx", plays_dir="data/plays").scripts_dir
+    assert ProfilesConfig(scripts_dir=str(tmp_path / "mine")).plays_dir == "data/plays"
