@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,12 +45,13 @@ from dataset_builder.filters import (
     OutOfCharacter,
     TooShort,
 )
-from dataset_builder.rolegpt import Role, default_excluded_path, load_role_profiles
+from dataset_builder.generation.runner import load_role_profiles, profile_texts, run_task
+from dataset_builder.generation.task import GenerationTask, Row, TaskRun
 from dataset_builder.scripts import Line, is_narration
 from dataset_builder.segment import Exchange, exchanges
-from rolellm.atomic import write_jsonl
 from rolellm.engine.engine import Engine
 from rolellm.engine.types import ChatRequest, ChatResult, Reply
+from rolellm.records import Role
 from rolellm.rules import RulesConfig
 
 FORMAT = '{"items": [{"question": "...", "answer": "...", "confidence": 8}]}'
@@ -214,18 +215,20 @@ def _request(role: Role, kind: str, prompt: str, seed: int, n: int, cfg) -> Chat
 
 
 @dataclass(frozen=True)
-class Task:
-    """One request: its role, question type and segment number (None: script-agnostic)."""
+class ItemSource:
+    """The context of one request: its role, question type and segment number (None:
+    script-agnostic)."""
 
     role: Role
     type: str
     segment: int | None
-    request: ChatRequest
 
 
-def script_based_tasks(role: Role, profile: list[Line], cfg: ContextInstructConfig) -> list:
+def script_based_requests(
+    role: Role, profile: list[Line], cfg: ContextInstructConfig
+) -> list[tuple[ChatRequest, ItemSource]]:
     template = PROMPTS[(role.lang, "script_based")]
-    tasks = []
+    planned = []
     for number, chunk in segments(
         exchanges(profile, role.name), cfg.segment_exchanges, cfg.max_segments
     ):
@@ -236,13 +239,14 @@ def script_based_tasks(role: Role, profile: list[Line], cfg: ContextInstructConf
             format=FORMAT,
         )
         seed = _seed(cfg, role, "script_based", number)
-        tasks.append(
-            Task(role, "script_based", number, _request(role, "script_based", prompt, seed, 1, cfg))
-        )
-    return tasks
+        request = _request(role, "script_based", prompt, seed, 1, cfg)
+        planned.append((request, ItemSource(role, "script_based", number)))
+    return planned
 
 
-def script_agnostic_tasks(role: Role, cfg: ContextInstructConfig) -> list[Task]:
+def script_agnostic_requests(
+    role: Role, cfg: ContextInstructConfig
+) -> list[tuple[ChatRequest, ItemSource]]:
     if cfg.agnostic_samples == 0 or not (role.description or role.catchphrases):
         return []
     prompt = PROMPTS[(role.lang, "script_agnostic")].format(
@@ -253,14 +257,8 @@ def script_agnostic_tasks(role: Role, cfg: ContextInstructConfig) -> list[Task]:
         format=FORMAT,
     )
     seed = _seed(cfg, role, "script_agnostic", None)
-    return [
-        Task(
-            role,
-            "script_agnostic",
-            None,
-            _request(role, "script_agnostic", prompt, seed, cfg.agnostic_samples, cfg),
-        )
-    ]
+    request = _request(role, "script_agnostic", prompt, seed, cfg.agnostic_samples, cfg)
+    return [(request, ItemSource(role, "script_agnostic", None))]
 
 
 # ----------------------------------------------------------------------------- replies
@@ -283,38 +281,90 @@ def item_filters(
     )
 
 
-def candidates(task: Task, sample: int, reply: Reply, runner: FilterRunner) -> list[dict]:
+def candidates(source: ItemSource, sample: int, reply: Reply, filters: FilterRunner) -> list[Row]:
     """The items of one reply as output rows; an unusable reply is rejected whole."""
-    where = {"role": task.role.name, "type": task.type, "segment": task.segment}
+    where = {"role": source.role.name, "type": source.type, "segment": source.segment}
     if not reply.ok or reply.parsed is None:
         reason = "invalid_reply" if reply.text is not None else "engine_error"
-        runner.reject({**where, "sample": sample, "text": reply.text, "error": reply.error}, reason)
+        filters.reject(
+            {**where, "sample": sample, "text": reply.text, "error": reply.error}, reason
+        )
         return []
     return [
         {
-            "role": task.role.name,
+            "role": source.role.name,
             "question": item.question.strip(),
             "answer": item.answer.strip(),
-            "type": task.type,
+            "type": source.type,
             "confidence": scaled_confidence(item.confidence),
-            "segment": task.segment,
+            "segment": source.segment,
         }
         for item in reply.parsed.items
     ]
 
 
-def collect(tasks: Sequence[Task], results: Sequence[ChatResult], runner: FilterRunner):
-    """Kept rows, candidate count per role, and (replies, parsed replies)."""
-    kept, per_role = [], Counter()
-    replies = parsed = 0
-    for task, result in zip(tasks, results, strict=True):
+class ContextInstructTask(GenerationTask[ItemSource]):
+    """Context-Instruct: question/answer/confidence items from each role's profile
+    (script_based, one request per segment) and persona (script_agnostic).
+
+    Input: the roles, their profile lines (by slug). Output rows: role, question, answer,
+    type, confidence, segment. Drops: invalid_reply / engine_error (one row per reply) and
+    the item filters' reasons (one row per item).
+    """
+
+    def __init__(
+        self,
+        roles: Sequence[Role],
+        profiles: Mapping[str, list[Line]],
+        cfg: ContextInstructConfig,
+        rules: RulesConfig | None = None,
+    ):
+        self.roles, self.profiles, self.cfg = list(roles), profiles, cfg
+        self.rules = rules or RulesConfig()
+
+    def requests(self) -> list[tuple[ChatRequest, ItemSource]]:
+        planned = []
+        for role in self.roles:
+            planned += script_agnostic_requests(role, self.cfg)
+            planned += script_based_requests(role, self.profiles[role.slug], self.cfg)
+        return planned
+
+    def filters(self) -> FilterRunner:
+        return item_filters(self.cfg, profile_texts(self.roles, self.profiles), self.rules)
+
+    def rows(self, context: ItemSource, result: ChatResult, filters: FilterRunner) -> list[Row]:
+        kept = []
         for sample, reply in enumerate(result.replies):
-            replies += 1
-            parsed += reply.parsed is not None and reply.ok
-            rows = candidates(task, sample, reply, runner)
-            per_role[task.role.name] += len(rows)
-            kept += runner.run(rows)
-    return kept, per_role, (replies, parsed)
+            kept += filters.run(candidates(context, sample, reply, filters))
+        return kept
+
+    def metrics(self, run: TaskRun[ItemSource]) -> dict[str, Any]:
+        per_role: Counter[str] = Counter()
+        replies = parsed = 0
+        for source, result in zip(run.contexts, run.results, strict=True):
+            for reply in result.replies:
+                replies += 1
+                if reply.ok and reply.parsed is not None:
+                    parsed += 1
+                    per_role[source.role.name] += len(reply.parsed.items)
+        kept = run.rows
+        kept_per_role = Counter(row["role"] for row in kept)
+        return {
+            "roles": len(self.roles),
+            "requests": dict(Counter(source.type for source in run.contexts)),
+            "replies": replies,
+            "replies_parsed": parsed,
+            "parse_yield": round(parsed / replies, 4) if replies else None,
+            "candidates": sum(per_role.values()),
+            "kept": len(kept),
+            "kept_by_type": dict(Counter(row["type"] for row in kept)),
+            **run.filters.metrics(),
+            "per_role": {
+                r.name: {"candidates": per_role[r.name], "kept": kept_per_role[r.name]}
+                for r in self.roles
+            },
+            "messages": _messages(self.roles, run.contexts),
+        }
 
 
 # ----------------------------------------------------------------------------- stage
@@ -334,43 +384,15 @@ def run_context_instruct(
     Writes `out_path` and the exclusion file (default: `<out stem>_excluded.jsonl`).
     `rules`: the copy and out-of-character rules of the filters (default RulesConfig()).
     """
-    out_path = Path(out_path)
-    excluded_path = excluded_path or default_excluded_path(out_path)
     chosen, profiles = load_role_profiles(profiles_dir, roles)
-    tasks: list[Task] = []
-    for role in chosen:
-        tasks += script_agnostic_tasks(role, cfg)
-        tasks += script_based_tasks(role, profiles[role.slug], cfg)
-    lines = {r.name: [ln.content for ln in profiles[r.slug]] for r in chosen}
-    runner = item_filters(cfg, lines, rules or RulesConfig())
-    kept, per_role, (replies, parsed) = collect(
-        tasks, engine.generate([t.request for t in tasks]), runner
-    )
-    write_jsonl(out_path, kept)
-    runner.write_excluded(excluded_path)
-    kept_per_role = Counter(row["role"] for row in kept)
-    return {
-        "roles": len(chosen),
-        "requests": dict(Counter(t.type for t in tasks)),
-        "replies": replies,
-        "replies_parsed": parsed,
-        "parse_yield": round(parsed / replies, 4) if replies else None,
-        "candidates": sum(per_role.values()),
-        "kept": len(kept),
-        "kept_by_type": dict(Counter(row["type"] for row in kept)),
-        **runner.metrics(),
-        "per_role": {
-            r.name: {"candidates": per_role[r.name], "kept": kept_per_role[r.name]} for r in chosen
-        },
-        "messages": _messages(chosen, tasks),
-        "engine": engine.stats.as_dict(),
-    }
+    task = ContextInstructTask(chosen, profiles, cfg, rules)
+    return run_task(task, engine, out_path, excluded_path)
 
 
-def _messages(roles: Sequence[Role], tasks: Sequence[Task]) -> list[str]:
+def _messages(roles: Sequence[Role], sources: Sequence[ItemSource]) -> list[str]:
     kinds: dict[str, set[str]] = defaultdict(set)
-    for task in tasks:
-        kinds[task.role.name].add(task.type)
+    for source in sources:
+        kinds[source.role.name].add(source.type)
     out = []
     for role in roles:
         for kind in ("script_agnostic", "script_based"):

@@ -27,7 +27,7 @@ a superset of a smaller one. Within each (lang, kind) of the sample, k * test_fr
 
 Reading a source and its column map: dataset_builder.instruction_readers.
 
-Output (data/instructions/pool.jsonl, sorted by lang then id), one row per instruction:
+Output (data/instructions/pool.jsonl, sorted by lang then id; rolellm.records.PoolRow):
     id, lang, kind, instruction, answer, split ("train" | "test")
 """
 
@@ -49,25 +49,12 @@ from dataset_builder.instruction_readers import (
     source_label,
 )
 from dataset_builder.instructions_config import LANGS, InstructionsConfig, InstructionSource
-from rolellm.atomic import write_jsonl
 from rolellm.errors import InputError
+from rolellm.records import PoolRow, write_pool
 
 log = logging.getLogger(__name__)
 
 # ----------------------------------------------------------------------------- rows
-
-
-@dataclass(frozen=True)
-class PoolRow:
-    id: str
-    lang: str
-    kind: str
-    instruction: str
-    answer: str
-    split: Literal["train", "test"]
-
-    def to_dict(self) -> dict[str, str]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -182,7 +169,16 @@ def split_train_test(rows: Sequence[Instruction], test_fraction: float, seed: in
         n_test = math.floor(len(ranked) * test_fraction + 0.5)
         for position, row in enumerate(ranked):
             split: Literal["train", "test"] = "test" if position < n_test else "train"
-            out.append(PoolRow(row.id, row.lang, row.kind, row.instruction, row.answer, split))
+            out.append(
+                PoolRow(
+                    id=row.id,
+                    lang=row.lang,
+                    kind=row.kind,
+                    instruction=row.instruction,
+                    answer=row.answer,
+                    split=split,
+                )
+            )
     return sorted(out, key=lambda r: (r.lang, r.id))
 
 
@@ -254,6 +250,6 @@ def build_instruction_pool(
     rows, stats = load_instructions(cfg.sources, cache_dir=cache_dir)
     pool = select_pool(rows, cfg)
     target = Path(out_path) if out_path is not None else Path(cfg.out)
-    write_jsonl(target, (row.to_dict() for row in pool))
+    write_pool(target, pool)
     available = Counter(row.lang for row in rows)
     return pool_counts(pool, available, cfg, stats)

@@ -24,15 +24,12 @@ changes only that role's prompts and cache keys.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
-
-from pydantic import BaseModel, Field, ValidationError
+from typing import Any
 
 from dataset_builder.filters import (
     CopiesProfile,
@@ -41,108 +38,16 @@ from dataset_builder.filters import (
     OutOfCharacter,
     TooShort,
 )
+from dataset_builder.generation.runner import load_role_profiles, profile_texts, run_task
+from dataset_builder.generation.task import GenerationTask, Row, TaskRun
 from dataset_builder.retrieval import ExchangeIndex
 from dataset_builder.rolegpt_config import RoleGPTConfig
-from dataset_builder.scripts import Line, is_narration, parse_profile
+from dataset_builder.scripts import Line, is_narration
 from dataset_builder.segment import Exchange, exchanges
-from rolellm.atomic import write_jsonl
 from rolellm.engine.engine import Engine
 from rolellm.engine.types import ChatRequest, ChatResult
-from rolellm.errors import InputError
+from rolellm.records import PoolRow, Role, read_pool
 from rolellm.rules import RulesConfig
-
-# ----------------------------------------------------------------------------- inputs
-
-
-@dataclass(frozen=True)
-class Role:
-    name: str
-    slug: str
-    lang: str
-    held_out: bool = False
-    description: str = ""
-    catchphrases: tuple[str, ...] = ()
-
-
-class PoolRow(BaseModel):
-    id: str | int
-    lang: Literal["en", "zh"]
-    kind: str = ""
-    instruction: Annotated[str, Field(min_length=1)]
-    answer: str = ""
-    split: Literal["train", "test"]
-
-
-def load_roles(profiles_dir: str | Path) -> list[Role]:
-    """roles.json of a profiles folder as Role records."""
-    path = Path(profiles_dir) / "roles.json"
-    if not path.is_file():
-        raise InputError(f"{path}: roster not found (run the profiles stage first)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return [_role(entry) for entry in data]
-    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as err:
-        raise InputError(f"{path}: not a list of roles with name, slug, lang ({err})") from None
-
-
-def _role(entry: dict[str, Any]) -> Role:
-    return Role(
-        name=str(entry["name"]),
-        slug=str(entry["slug"]),
-        lang=str(entry["lang"]),
-        held_out=bool(entry.get("held_out", False)),
-        description=str(entry.get("description") or "").strip(),
-        catchphrases=tuple(str(p) for p in entry.get("catchphrases") or ()),
-    )
-
-
-def select_roles(roster: Sequence[Role], wanted: Sequence[str] | None) -> list[Role]:
-    """Roles named (by name or slug) in `wanted`, all when None; unknown names: InputError."""
-    if wanted is None:
-        return list(roster)
-    known = {r.name: r for r in roster} | {r.slug: r for r in roster}
-    missing = [w for w in wanted if w not in known]
-    if missing:
-        raise InputError(f"roles not in roles.json: {', '.join(missing)}")
-    return list({known[w].slug: known[w] for w in wanted}.values())
-
-
-def load_profile(profiles_dir: str | Path, role: Role) -> list[Line]:
-    path = Path(profiles_dir) / f"{role.slug}.jsonl"
-    if not path.is_file():
-        raise InputError(f"{path}: profile of {role.name!r} not found")
-    return parse_profile(path.read_text(encoding="utf-8"), str(path))
-
-
-def load_role_profiles(
-    profiles_dir: str | Path, wanted: Sequence[str] | None
-) -> tuple[list[Role], dict[str, list[Line]]]:
-    """The chosen roles of the roster and each one's profile lines, by slug."""
-    chosen = select_roles(load_roles(profiles_dir), wanted)
-    return chosen, {role.slug: load_profile(profiles_dir, role) for role in chosen}
-
-
-def default_excluded_path(out_path: Path) -> Path:
-    return out_path.with_name(f"{out_path.stem}_excluded.jsonl")
-
-
-def load_pool(path: str | Path) -> list[PoolRow]:
-    """The general instruction pool; a bad row is an InputError naming its line."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: instruction pool not found")
-    rows = []
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not raw.strip():
-            continue
-        try:
-            rows.append(PoolRow.model_validate_json(raw))
-        except ValidationError as err:
-            first = err.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "row"
-            raise InputError(f"{path}: line {number}: {where}: {first['msg']}") from None
-    return rows
-
 
 # ----------------------------------------------------------------------------- prompts
 
@@ -201,7 +106,7 @@ def user_turn(role: Role, question: str, reference: str, cfg: RoleGPTConfig) -> 
     return template.format(question=question, reference=reference.strip(), role=role.name)
 
 
-def build_messages(
+def rolegpt_messages(
     role: Role, question: str, reference: str, demos: Sequence[Exchange], cfg: RoleGPTConfig
 ) -> list[dict[str, str]]:
     """system, [demonstrations], final user turn, laid out for cfg.mode."""
@@ -223,7 +128,7 @@ def rolegpt_request(
     k = 0 if cfg.mode == "zero_shot" or index is None else cfg.k
     demos = index.top(row.instruction, k) if k else []
     request = ChatRequest.of(
-        build_messages(role, row.instruction, row.answer, demos, cfg),
+        rolegpt_messages(role, row.instruction, row.answer, demos, cfg),
         sampling=cfg.sampling,
         seed=pair_seed(cfg.seed, role.slug, row.id),
         n=n or cfg.n,
@@ -255,41 +160,11 @@ def response_filters(profiles: dict[str, list[str]], rules: RulesConfig) -> Filt
 
 @dataclass
 class Pair:
+    """The context of one request: the role, the instruction and the demonstrations used."""
+
     role: Role
     row: PoolRow
     demonstrations: int
-
-
-def collect(
-    pair: Pair, result: ChatResult, runner: FilterRunner, min_responses: int
-) -> dict[str, Any] | None:
-    """Filter one pair's replies; the output row, or None when too few are left."""
-    role, row = pair.role, pair.row
-    base = {"role": role.name, "instruction_id": row.id}
-    kept = []
-    for sample, reply in enumerate(result.replies):
-        item = {**base, "sample": sample, "text": reply.text, "reference": row.answer}
-        if not reply.ok:
-            runner.reject({**item, "error": reply.error}, "engine_error")
-            continue
-        item["text"] = clean_reply(reply.text or "", role)
-        if runner.keep(item):
-            kept.append(item["text"])
-    if len(kept) < min_responses:
-        runner.reject({**base, "question": row.instruction, "kept": len(kept)}, "too_few_responses")
-        return None
-    return {
-        **base,
-        "question": row.instruction,
-        "reference": row.answer,
-        "kind": row.kind,
-        "split": row.split,
-        "responses": kept,
-        "demonstrations": pair.demonstrations,
-    }
-
-
-# ----------------------------------------------------------------------------- stage
 
 
 def plan_pairs(
@@ -305,7 +180,7 @@ def plan_pairs(
 
 
 def exchange_indexes(
-    roles: Sequence[Role], profiles: dict[str, list[Line]], cfg: RoleGPTConfig
+    roles: Sequence[Role], profiles: Mapping[str, list[Line]], cfg: RoleGPTConfig
 ) -> dict[str, ExchangeIndex]:
     """BM25 index of each role's profile exchanges, by slug."""
     return {
@@ -314,6 +189,112 @@ def exchange_indexes(
         )
         for role in roles
     }
+
+
+class RoleGPTTask(GenerationTask[Pair]):
+    """RoleGPT: answer (role, instruction) pairs in character.
+
+    Input: `pairs` of (role, PoolRow), the roles' profile lines (by slug; BM25 demonstrations
+        and the copies_profile filter), `n` samples per pair (default cfg.n).
+    Output rows: role, instruction_id, question, reference, kind, split, responses (the
+        kept replies, at least `min_responses` (default cfg.min_responses), in sample
+        order), demonstrations.
+    Drops: engine_error, the response filters' reasons (one row per reply), and
+        too_few_responses (one row per pair).
+    """
+
+    def __init__(
+        self,
+        roles: Sequence[Role],
+        profiles: Mapping[str, list[Line]],
+        pairs: Sequence[tuple[Role, PoolRow]],
+        cfg: RoleGPTConfig,
+        rules: RulesConfig | None = None,
+        *,
+        n: int | None = None,
+        min_responses: int | None = None,
+        orphans: Mapping[str, str] | None = None,
+    ):
+        self.roles, self.profiles, self.pairs, self.cfg = list(roles), profiles, pairs, cfg
+        self.rules = rules or RulesConfig()
+        self.n = n or cfg.n
+        self.min_responses = cfg.min_responses if min_responses is None else min_responses
+        self.orphans = dict(orphans or {})
+        self.indexes = exchange_indexes(self.roles, profiles, cfg)
+
+    def requests(self) -> list[tuple[ChatRequest, Pair]]:
+        planned = []
+        for role, row in self.pairs:
+            request, used = rolegpt_request(role, row, self.indexes[role.slug], self.cfg, self.n)
+            planned.append((request, Pair(role, row, used)))
+        return planned
+
+    def filters(self) -> FilterRunner:
+        return response_filters(profile_texts(self.roles, self.profiles), self.rules)
+
+    def rows(self, context: Pair, result: ChatResult, filters: FilterRunner) -> list[Row]:
+        """Filter one pair's replies; its output row, or none when too few are left."""
+        role, row = context.role, context.row
+        base = {"role": role.name, "instruction_id": row.id}
+        kept = []
+        for sample, reply in enumerate(result.replies):
+            item = {**base, "sample": sample, "text": reply.text, "reference": row.answer}
+            if not reply.ok:
+                filters.reject({**item, "error": reply.error}, "engine_error")
+                continue
+            item["text"] = clean_reply(reply.text or "", role)
+            if filters.keep(item):
+                kept.append(item["text"])
+        if len(kept) < self.min_responses:
+            filters.reject(
+                {**base, "question": row.instruction, "kept": len(kept)}, "too_few_responses"
+            )
+            return []
+        return [
+            {
+                **base,
+                "question": row.instruction,
+                "reference": row.answer,
+                "kind": row.kind,
+                "split": row.split,
+                "responses": kept,
+                "demonstrations": context.demonstrations,
+            }
+        ]
+
+    def metrics(self, run: TaskRun[Pair]) -> dict[str, Any]:
+        cfg, pairs = self.cfg, run.contexts
+        wanted = 0 if cfg.mode == "zero_shot" else cfg.k
+        sizes = {role.name: len(self.indexes[role.slug]) for role in self.roles}
+        short = {name: size for name, size in sizes.items() if size < wanted}
+        messages = [
+            f"role {name!r} ({lang}) has no instructions in its language; no pairs made"
+            for name, lang in self.orphans.items()
+        ]
+        messages += [
+            f"role {name!r} has only {n} usable exchange(s): fewer than k={wanted} demonstrations"
+            for name, n in short.items()
+        ]
+        return {
+            "mode": cfg.mode,
+            "roles": len(self.roles),
+            "pairs": len(pairs),
+            "written": len(run.rows),
+            "excluded_pairs": len(pairs) - len(run.rows),
+            "responses_requested": len(pairs) * cfg.n,
+            "responses_kept": sum(len(row["responses"]) for row in run.rows),
+            **run.filters.metrics(),
+            "demonstrations": {
+                "k": wanted,
+                "used": dict(sorted(Counter(p.demonstrations for p in pairs).items())),
+                "roles_short": short,
+            },
+            "roles_without_instructions": self.orphans,
+            "messages": messages,
+        }
+
+
+# ----------------------------------------------------------------------------- stage
 
 
 def run_rolegpt(
@@ -331,53 +312,7 @@ def run_rolegpt(
     Writes `out_path` and the exclusion file (default: `<out stem>_excluded.jsonl`).
     `rules`: the copy and out-of-character rules of the filters (default RulesConfig()).
     """
-    out_path = Path(out_path)
-    excluded_path = excluded_path or default_excluded_path(out_path)
     chosen, profiles = load_role_profiles(profiles_dir, roles)
-    pairs_in, orphans = plan_pairs(chosen, load_pool(pool_path))
-    indexes = exchange_indexes(chosen, profiles, cfg)
-    requests, pairs = [], []
-    for role, row in pairs_in:
-        request, used = rolegpt_request(role, row, indexes[role.slug], cfg)
-        requests.append(request)
-        pairs.append(Pair(role, row, used))
-    lines = {r.name: [ln.content for ln in profiles[r.slug]] for r in chosen}
-    runner = response_filters(lines, rules or RulesConfig())
-    results = engine.generate(requests)
-    rows = [
-        collect(p, res, runner, cfg.min_responses) for p, res in zip(pairs, results, strict=True)
-    ]
-    written = write_jsonl(out_path, (row for row in rows if row is not None))
-    runner.write_excluded(excluded_path)
-    return _metrics(cfg, chosen, pairs, rows, written, runner, indexes, orphans, engine)
-
-
-def _metrics(cfg, roles, pairs, rows, written, runner, indexes, orphans, engine) -> dict:
-    wanted = 0 if cfg.mode == "zero_shot" else cfg.k
-    short = {r.name: len(indexes[r.slug]) for r in roles if len(indexes[r.slug]) < wanted}
-    messages = [
-        f"role {name!r} ({lang}) has no instructions in its language; no pairs made"
-        for name, lang in orphans.items()
-    ]
-    messages += [
-        f"role {name!r} has only {n} usable exchange(s): fewer than k={wanted} demonstrations"
-        for name, n in short.items()
-    ]
-    return {
-        "mode": cfg.mode,
-        "roles": len(roles),
-        "pairs": len(pairs),
-        "written": written,
-        "excluded_pairs": len(pairs) - written,
-        "responses_requested": len(pairs) * cfg.n,
-        "responses_kept": sum(len(r["responses"]) for r in rows if r),
-        **runner.metrics(),
-        "demonstrations": {
-            "k": wanted,
-            "used": dict(sorted(Counter(p.demonstrations for p in pairs).items())),
-            "roles_short": short,
-        },
-        "roles_without_instructions": orphans,
-        "messages": messages,
-        "engine": engine.stats.as_dict(),
-    }
+    pairs, orphans = plan_pairs(chosen, read_pool(pool_path))
+    task = RoleGPTTask(chosen, profiles, pairs, cfg, rules, orphans=orphans)
+    return run_task(task, engine, out_path, excluded_path)

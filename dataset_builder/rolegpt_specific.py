@@ -23,22 +23,16 @@ from typing import Any
 
 from dataset_builder.assemble import specific_test_rows
 from dataset_builder.assemble_config import AssembleConfig
-from dataset_builder.rolegpt import (
-    Pair,
-    PoolRow,
-    Role,
-    collect,
-    default_excluded_path,
-    exchange_indexes,
-    load_role_profiles,
-    response_filters,
-    rolegpt_request,
-)
+from dataset_builder.filters import FilterRunner
+from dataset_builder.generation.runner import load_role_profiles, run_task
+from dataset_builder.generation.task import Row, TaskRun
+from dataset_builder.rolegpt import Pair, RoleGPTTask
 from dataset_builder.rolegpt_config import RoleGPTConfig
-from rolellm.atomic import read_jsonl, write_jsonl
+from rolellm.atomic import read_jsonl
 from rolellm.engine.engine import Engine
+from rolellm.engine.types import ChatResult
 from rolellm.errors import InputError
-from rolellm.records import read_roster
+from rolellm.records import PoolRow, Role, read_roster
 from rolellm.rules import RulesConfig
 
 
@@ -47,7 +41,8 @@ def question_id(question: str) -> str:
     return "specific-" + hashlib.sha256(question.encode()).hexdigest()[:16]
 
 
-def _pairs(rows: Sequence[dict], roles: dict[str, Role]) -> list[tuple[Role, PoolRow]]:
+def baseline_pairs(rows: Sequence[dict], roles: dict[str, Role]) -> list[tuple[Role, PoolRow]]:
+    """Each Context-Instruct test row as a (role, PoolRow) pair without reference answer."""
     pairs = []
     for row in rows:
         role = roles.get(row["role"])
@@ -63,6 +58,34 @@ def _pairs(rows: Sequence[dict], roles: dict[str, Role]) -> list[tuple[Role, Poo
     return pairs
 
 
+class SpecificBaselineTask(RoleGPTTask):
+    """RoleGPT on role-specific test questions: one sample each, kept when it passes.
+
+    Output rows: role, question, response, demonstrations.
+    """
+
+    def __init__(self, roles, profiles, pairs, cfg: RoleGPTConfig, rules=None):
+        super().__init__(roles, profiles, pairs, cfg, rules, n=1, min_responses=1)
+
+    def rows(self, context: Pair, result: ChatResult, filters: FilterRunner) -> list[Row]:
+        return [
+            {
+                "role": answered["role"],
+                "question": answered["question"],
+                "response": answered["responses"][0],
+                "demonstrations": answered["demonstrations"],
+            }
+            for answered in super().rows(context, result, filters)
+        ]
+
+    def metrics(self, run: TaskRun[Pair]) -> dict[str, Any]:
+        return {
+            "test_questions": len(run.contexts),
+            "answered": len(run.rows),
+            **run.filters.metrics(),
+        }
+
+
 def run_rolegpt_specific(
     context_instruct_path: str | Path,
     profiles_dir: str | Path,
@@ -73,38 +96,11 @@ def run_rolegpt_specific(
     rules: RulesConfig | None = None,
 ) -> dict[str, Any]:
     """Answer every role-specific test question in character (one sample); returns metrics."""
-    context_instruct_path, out_path = Path(context_instruct_path), Path(out_path)
+    context_instruct_path = Path(context_instruct_path)
     if not context_instruct_path.is_file():
         raise InputError(f"{context_instruct_path}: Context-Instruct output not found")
     roster = read_roster(profiles_dir)
     tests = specific_test_rows(read_jsonl(context_instruct_path), roster, split)
     chosen, profiles = load_role_profiles(profiles_dir, sorted({r["role"] for r in tests}))
-    indexes = exchange_indexes(chosen, profiles, cfg)
-    pairs = _pairs(tests, {role.name: role for role in chosen})
-    requests, records = [], []
-    for role, row in pairs:
-        request, used = rolegpt_request(role, row, indexes[role.slug], cfg, n=1)
-        requests.append(request)
-        records.append(Pair(role, row, used))
-    lines = {r.name: [ln.content for ln in profiles[r.slug]] for r in chosen}
-    runner = response_filters(lines, rules or RulesConfig())
-    results = engine.generate(requests)
-    kept = [collect(p, res, runner, 1) for p, res in zip(records, results, strict=True)]
-    rows = [_row(r) for r in kept if r is not None]
-    write_jsonl(out_path, rows)
-    runner.write_excluded(default_excluded_path(out_path))
-    return {
-        "test_questions": len(pairs),
-        "answered": len(rows),
-        **runner.metrics(),
-        "engine": engine.stats.as_dict(),
-    }
-
-
-def _row(collected: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "role": collected["role"],
-        "question": collected["question"],
-        "response": collected["responses"][0],
-        "demonstrations": collected["demonstrations"],
-    }
+    pairs = baseline_pairs(tests, {role.name: role for role in chosen})
+    return run_task(SpecificBaselineTask(chosen, profiles, pairs, cfg, rules), engine, out_path)

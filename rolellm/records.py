@@ -5,6 +5,9 @@
   from the adapter folder. Every entry has `name`, `slug`, `lang` (en | zh) and `held_out`;
   a persona adds `description` and `catchphrases`; any other key (`source_script`,
   `lines`, ...) is kept as it is.
+- `pool.jsonl`, the general instruction pool: one `PoolRow` a line {id, lang, kind,
+  instruction, answer, split}. The instructions stage writes it (`write_pool`), RoleGPT
+  reads it (`read_pool`); the role-specific baseline builds its test questions as PoolRows.
 - JSON files written by one stage and read by another (metrics, reports, summaries): read
   with `read_json`, which turns a missing or broken file into one line naming it.
 
@@ -21,9 +24,11 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from rolellm.atomic import write_json
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from rolellm.atomic import write_json, write_jsonl
 from rolellm.errors import InputError
 
 ROLES_FILE = "roles.json"
@@ -208,6 +213,45 @@ def select_roles(roster: Sequence[Role], wanted: Sequence[str] | None) -> list[R
     if missing:
         raise InputError(f"roles not in roles.json: {', '.join(missing)}")
     return list({known[w].slug: known[w] for w in wanted}.values())
+
+
+# ----------------------------------------------------------------------------- instruction pool
+
+
+class PoolRow(BaseModel):
+    """One instruction of the pool; the fields in this order are the keys of a pool.jsonl line."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str | int
+    lang: Literal["en", "zh"]
+    kind: str = ""
+    instruction: Annotated[str, Field(min_length=1)]
+    answer: str = ""
+    split: Literal["train", "test"]
+
+
+def read_pool(path: str | Path) -> list[PoolRow]:
+    """The instruction pool; InputError when it is missing or a row is bad (naming its line)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: instruction pool not found")
+    rows = []
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            rows.append(PoolRow.model_validate_json(raw))
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "row"
+            raise InputError(f"{path}: line {number}: {where}: {first['msg']}") from None
+    return rows
+
+
+def write_pool(path: str | Path, rows: Iterable[PoolRow]) -> int:
+    """Write the pool atomically, one JSON object a line; returns the number of rows."""
+    return write_jsonl(path, (row.model_dump() for row in rows))
 
 
 # ----------------------------------------------------------------------------- gate report

@@ -1,4 +1,5 @@
-"""rolellm.records: the roster (roles.json), the one slug rule, JSON reading."""
+"""rolellm.records: the roster (roles.json), the instruction pool, the one slug rule, JSON
+reading."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ import pytest
 
 from rolellm.errors import InputError
 from rolellm.records import (
+    PoolRow,
     Role,
     find_role,
     read_json,
+    read_pool,
     read_roster,
     role_slug,
     select_roles,
+    write_pool,
     write_roster,
 )
 
@@ -134,3 +138,28 @@ def test_read_json_errors_are_one_line(tmp_path):
 def _write(path, text):
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def test_pool_rows_round_trip_with_fixed_keys_and_formatting(tmp_path):
+    rows = [
+        PoolRow(id="en-1", lang="en", kind="qa", instruction="Who?", answer="Me.", split="train"),
+        PoolRow(id="zh-1", lang="zh", instruction="你是谁？", split="test"),
+    ]
+    path = tmp_path / "pool.jsonl"
+    assert write_pool(path, rows) == 2
+    assert path.read_text(encoding="utf-8") == (
+        '{"id": "en-1", "lang": "en", "kind": "qa", "instruction": "Who?", "answer": "Me.", '
+        '"split": "train"}\n'
+        '{"id": "zh-1", "lang": "zh", "kind": "", "instruction": "你是谁？", "answer": "", '
+        '"split": "test"}\n'
+    )
+    assert read_pool(path) == rows
+
+
+def test_bad_pool_rows_are_one_line_errors(tmp_path):
+    with pytest.raises(InputError, match="instruction pool not found"):
+        read_pool(tmp_path / "none.jsonl")
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('\n{"id": 1, "lang": "en", "instruction": "", "split": "train"}\n')
+    with pytest.raises(InputError, match=r"bad.jsonl: line 2: instruction: String should have"):
+        read_pool(bad)

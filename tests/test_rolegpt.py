@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dataset_builder.retrieval import ExchangeIndex, tokenize
-from dataset_builder.rolegpt import Role, build_messages, load_pool, run_rolegpt, system_prompt
+from dataset_builder.rolegpt import rolegpt_messages, run_rolegpt, system_prompt
 from dataset_builder.rolegpt_config import RoleGPTConfig
 from dataset_builder.scripts import Line
 from dataset_builder.segment import exchanges
@@ -18,6 +18,7 @@ from rolellm.engine.config import EngineConfig, LocalBackendConfig
 from rolellm.engine.engine import Engine, build_engine
 from rolellm.engine.types import Call
 from rolellm.errors import InputError
+from rolellm.records import Role, read_pool
 from rolellm.sections import Sampling
 
 HAMLET_LINES = [
@@ -161,7 +162,7 @@ def _demos(k: int = 2):
 def test_dialogue_mode_alternates_demonstrations_then_question_with_reference():
     cfg = RoleGPTConfig(mode="dialogue")
     demos = _demos()
-    messages = build_messages(_role(), "What is love?", "Love is a feeling.", demos, cfg)
+    messages = rolegpt_messages(_role(), "What is love?", "Love is a feeling.", demos, cfg)
     assert [m["role"] for m in messages] == [
         "system",
         "user",
@@ -186,7 +187,7 @@ def test_dialogue_mode_alternates_demonstrations_then_question_with_reference():
 
 def test_few_shot_prompt_mode_puts_demonstrations_in_the_system_prompt():
     cfg = RoleGPTConfig(mode="few_shot_prompt")
-    messages = build_messages(_role(), "What is love?", "", _demos(), cfg)
+    messages = rolegpt_messages(_role(), "What is love?", "", _demos(), cfg)
     assert [m["role"] for m in messages] == ["system", "user"]
     system = messages[0]["content"]
     assert system.startswith(system_prompt(_role(), cfg) + "\n\nHere are some of your past")
@@ -196,7 +197,7 @@ def test_few_shot_prompt_mode_puts_demonstrations_in_the_system_prompt():
 
 def test_zero_shot_mode_has_no_demonstrations():
     cfg = RoleGPTConfig(mode="zero_shot")
-    messages = build_messages(_role(), "What is love?", "A feeling.", [], cfg)
+    messages = rolegpt_messages(_role(), "What is love?", "A feeling.", [], cfg)
     assert messages[0] == {"role": "system", "content": system_prompt(_role(), cfg)}
     assert [m["role"] for m in messages] == ["system", "user"]
 
@@ -205,7 +206,7 @@ def test_template_placeholders_are_checked_at_load_time():
     with pytest.raises(ValueError, match="unknown placeholder"):
         RoleGPTConfig(templates_en={"user": "{question} {answer}"})
     custom = RoleGPTConfig(templates_en={"user": "Q: {question} (ref: {reference})"})
-    assert build_messages(_role(), "Why?", "Because.", [], custom)[-1]["content"] == (
+    assert rolegpt_messages(_role(), "Why?", "Because.", [], custom)[-1]["content"] == (
         "Q: Why? (ref: Because.)"
     )
 
@@ -335,7 +336,7 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
         tmp_path / "bad.jsonl", [{"id": 1, "lang": "fr", "instruction": "x", "split": "train"}]
     )
     with pytest.raises(InputError, match=r"bad.jsonl: line 1: lang"):
-        load_pool(bad)
+        read_pool(bad)
 
 
 def test_stage_runs_on_a_tiny_local_model(tiny_model_dir, tmp_path):
