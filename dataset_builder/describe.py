@@ -2,6 +2,8 @@
 
 Input columns: the role's name, its play, a sample of its lines.
 Output: {description: str, catchphrases: [str]} (structured JSON reply, validated).
+`PersonaTask` is the generation task (dataset_builder.generation) of a list of roles: one
+request each, rows {role, persona}.
 A user YAML file may override any field for any role (by name); a role whose generated reply
 stays invalid after the engine's retries is reported, unless the override file covers it.
 """
@@ -15,8 +17,10 @@ from typing import Annotated
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
+from dataset_builder.filters import FilterRunner
+from dataset_builder.generation.task import GenerationTask, Row
 from dataset_builder.scripts.base import Line
-from rolellm.engine.types import ChatRequest
+from rolellm.engine.types import ChatRequest, ChatResult
 from rolellm.errors import InputError
 from rolellm.sections import Sampling, Section
 
@@ -72,6 +76,31 @@ def persona_request(
         seed=seed,
         reply_model=Persona,
     )
+
+
+class PersonaTask(GenerationTask[str]):
+    """A persona for each role.
+
+    Input: (role name, source, the role's own lines) per role. Output rows: role, persona
+    (a validated Persona). A role whose reply stays invalid after the engine's retries is
+    an InputError naming it: a persona is an input of every later stage, not a droppable row.
+    """
+
+    def __init__(
+        self, roles: Sequence[tuple[str, str, Sequence[Line]]], cfg: DescribeConfig, seed: int
+    ):
+        self.roles, self.cfg, self.seed = list(roles), cfg, seed
+
+    def requests(self) -> list[tuple[ChatRequest, str]]:
+        return [
+            (persona_request(name, source, lines, self.cfg, self.seed), name)
+            for name, source, lines in self.roles
+        ]
+
+    def rows(self, context: str, result: ChatResult, filters: FilterRunner) -> list[Row]:
+        if not result.ok:
+            raise InputError(f"role {context!r}: no valid persona reply: {result.errors[0]}")
+        return [{"role": context, "persona": result.replies[0].parsed}]
 
 
 def load_overrides(path: str | None) -> dict[str, PersonaOverride]:

@@ -12,7 +12,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from dataset_builder.describe import DescribeConfig, Persona, load_overrides, persona_request
+from dataset_builder.describe import DescribeConfig, Persona, PersonaTask, load_overrides
+from dataset_builder.generation.runner import generate
 from dataset_builder.profiles_config import ProfilesConfig
 from dataset_builder.roles import SelectedRole, role_lines, select_roles
 from dataset_builder.scripts import Line, write_profile
@@ -98,12 +99,8 @@ def describe_roles(
     if unknown:  # one personas file may serve several role sets; a typo shows up here
         print(f"note: {cfg.overrides}: unused entries {sorted(unknown)}", file=sys.stderr)
     need = [p for p in profiles if not _fully_overridden(overrides.get(p.role.name))]
-    requests = [persona_request(p.role.name, _source(p.role), p.lines, cfg, seed) for p in need]
-    generated: dict[str, Persona] = {}
-    for p, result in zip(need, engine.generate(requests), strict=True):
-        if not result.ok:
-            raise InputError(f"role {p.role.name!r}: no valid persona reply: {result.errors[0]}")
-        generated[p.role.name] = result.replies[0].parsed
+    task = PersonaTask([(p.role.name, _source(p.role), p.lines) for p in need], cfg, seed)
+    generated = {row["role"]: row["persona"] for row in generate(task, engine).rows}
     return {
         p.role.name: _merge(generated.get(p.role.name), overrides.get(p.role.name))
         for p in profiles
