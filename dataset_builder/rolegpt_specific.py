@@ -17,7 +17,7 @@ Output: rolegpt_specific.jsonl {role, question, response, demonstrations}; dropp
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from dataset_builder.generation.runner import load_role_profiles, run_task
 from dataset_builder.generation.task import Row, TaskRun
 from dataset_builder.rolegpt import Pair, RoleGPTTask
 from dataset_builder.rolegpt_config import RoleGPTConfig
+from dataset_builder.scripts import Line
 from rolellm.atomic import read_jsonl
 from rolellm.engine.engine import Engine
 from rolellm.engine.types import ChatResult
@@ -64,7 +65,14 @@ class SpecificBaselineTask(RoleGPTTask):
     Output rows: role, question, response, demonstrations.
     """
 
-    def __init__(self, roles, profiles, pairs, cfg: RoleGPTConfig, rules=None):
+    def __init__(
+        self,
+        roles: Sequence[Role],
+        profiles: Mapping[str, list[Line]],
+        pairs: Sequence[tuple[Role, PoolRow]],
+        cfg: RoleGPTConfig,
+        rules: RulesConfig | None = None,
+    ):
         super().__init__(roles, profiles, pairs, cfg, rules, n=1, min_responses=1)
 
     def rows(self, context: Pair, result: ChatResult, filters: FilterRunner) -> list[Row]:
