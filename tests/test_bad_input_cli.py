@@ -540,9 +540,9 @@ CASES = [
         (
             "train",
             "-s",
-            "base_model=./no-such-model",
+            "train.base_model=./no-such-model",
             "-s",
-            "train_configs=[eng_instruction_generalization_general]",
+            "train.train_configs=[eng_instruction_generalization_general]",
         ),
         "base model folder not found: ./no-such-model",
         _setup(
