@@ -222,7 +222,6 @@ def test_dvc_names_a_missing_scripts_folder_and_checkout_restores(clone):
 # --------------------------------------------------------------------------- README, verbatim
 
 HEADING = "## Your own scripts and roles"
-PROPOSED = Path("/tmp/readme_own_scripts.md")  # until the block is pasted into README.md
 
 
 def yaml_block(markdown: str, heading: str = HEADING) -> str:
@@ -234,10 +233,7 @@ def yaml_block(markdown: str, heading: str = HEADING) -> str:
 
 
 def readme_block() -> str:
-    block = yaml_block((REPO_ROOT / "README.md").read_text(encoding="utf-8"))
-    if "never written" not in block and PROPOSED.is_file():  # the old block, not yet replaced
-        block = yaml_block(PROPOSED.read_text(encoding="utf-8"))
-    return block
+    return yaml_block((REPO_ROOT / "README.md").read_text(encoding="utf-8"))
 
 
 def test_readme_own_scripts_block_runs_verbatim(clone):
