@@ -22,7 +22,7 @@ _SKIP_ADAPTER_FILES = {"README.md", "training_args.bin"}
 
 
 def _eval_results(paths: ReleasePaths) -> dict[str, Any]:
-    from cards.render import eval_results
+    from cards.card_data import eval_results
 
     metrics = read_json(paths.eval_metrics, "evaluation metrics", "run `rolellm evaluate` first")
     if not isinstance(metrics, dict):

@@ -18,17 +18,12 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
 from rolellm.config import parse_params
 from rolellm.errors import ConfigError, InputError
 from tests.tiny import save_tiny_llama
-from training.rocit import (
-    FINGERPRINT_FILE,
-    TrainPaths,
-    build_trainer,
-    load_tokenizer,
-    resume_point,
-    sft_config,
-    train,
-)
+from training.rocit import TrainPaths, train
 from training.rocit_config import TrainConfig
 from training.rocit_data import lineage, load_training_set, md5_file
+from training.rocit_model import load_tokenizer
+from training.rocit_outputs import FINGERPRINT_FILE, resume_point
+from training.rocit_trainer import build_trainer, sft_config
 
 CHATML = (
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content']"
@@ -539,7 +534,7 @@ def test_bad_input_fails_in_one_line(case, expected, tiny_model, tmp_path, capsy
 
 
 def test_hub_ids_pass_through_and_fail_cleanly_offline(monkeypatch) -> None:
-    from training.rocit import resolve_base_model
+    from training.rocit_model import resolve_base_model
 
     assert resolve_base_model("HuggingFaceTB/SmolLM2-135M-Instruct") == (
         "HuggingFaceTB/SmolLM2-135M-Instruct"
