@@ -500,15 +500,15 @@ def test_bad_input_fails_in_one_line(case, expected, tiny_model, tmp_path, capsy
     report = {"no_report": None, "failed_report": {"success": False}}.get(case, {"success": True})
     paths = paths_for(tmp_path, root, report)
     sets = {
-        "missing_model": [f"base_model={tmp_path / 'nowhere' / 'model'}"],
-        "short_max_length": ["max_length=16"],
-        "bad_targets": ["lora.target_modules=[q_proj, wq]"],
+        "missing_model": [f"train.base_model={tmp_path / 'nowhere' / 'model'}"],
+        "short_max_length": ["train.max_length=16"],
+        "bad_targets": ["train.lora.target_modules=[q_proj, wq]"],
     }.get(case, [])
     options = [
         "-s",
-        f"base_model={tiny_model}",
+        f"train.base_model={tiny_model}",
         "-s",
-        "train_configs=[eng_instruction_generalization_general]",
+        "train.train_configs=[eng_instruction_generalization_general]",
     ]
     for item in sets:
         options += ["-s", item]
@@ -592,13 +592,13 @@ def test_accelerate_launch_two_processes(tiny_model, rolebench, tmp_path) -> Non
         "--live-dir",
         str(paths.live_dir),
         "-s",
-        f"base_model={tiny_model}",
+        f"train.base_model={tiny_model}",
         "-s",
-        "max_steps=2",
+        "train.max_steps=2",
         "-s",
-        "per_device_batch_size=2",
+        "train.per_device_batch_size=2",
         "-s",
-        "train_configs=[eng_instruction_generalization_general]",
+        "train.train_configs=[eng_instruction_generalization_general]",
     ]
     env = dict(os.environ, OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
