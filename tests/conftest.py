@@ -17,10 +17,13 @@ REFERENCE = REPO_ROOT.parent / "shared" / "reference"
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
-    """The slice of the original RoleBench release beside the checkout (skips when absent)."""
+    """The slice of the original RoleBench release beside the checkout (shared/reference).
+
+    A missing slice fails the tests that need it instead of skipping them: a skip would let
+    the importer and gate checks on the original release pass unseen."""
     folder = REFERENCE / "rolebench"
     if not folder.is_dir():
-        pytest.skip(f"reference RoleBench slice not found at {folder} (outside this checkout)")
+        pytest.fail(f"reference RoleBench slice not found at {folder} (shared/ beside checkout)")
     return folder
 
 
