@@ -12,9 +12,11 @@ Every split of one config shares one schema, so `load_dataset(root, config)` loa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from functools import cache
+from typing import TYPE_CHECKING, Literal
 
-from datasets import Features, Sequence, Value
+if TYPE_CHECKING:
+    from datasets import Features
 
 Lang = Literal["en", "zh"]
 Kind = Literal["general", "role_specific"]
@@ -22,30 +24,25 @@ Kind = Literal["general", "role_specific"]
 SPLITS: tuple[str, ...] = ("train", "test", "rolegpt_baseline")
 QUESTION_TYPES: tuple[str, ...] = ("script_based", "script_agnostic")
 
-# general: `generated` holds the RoleGPT in-character references (5 by default; 1 in the
-# rolegpt_baseline split), `reference` the instruction's original answer (RAW view; "" when
-# unknown, e.g. in an import of the original release), `kind` the instruction kind.
-GENERAL_FEATURES = Features(
-    {
-        "role": Value("string"),
-        "question": Value("string"),
-        "generated": Sequence(Value("string")),
-        "reference": Value("string"),
-        "kind": Value("string"),
-    }
-)
+@cache
+def features_of(kind: Kind) -> Features:
+    """The datasets Features of one kind of config (built on first use: importing `datasets`
+    costs about a second, and the params schema, which every verb loads, imports this module).
 
-# role_specific: Context-Instruct items. `confidence` is null only for imported rows (the
-# original release does not carry it).
-ROLE_SPECIFIC_FEATURES = Features(
-    {
-        "role": Value("string"),
-        "question": Value("string"),
-        "generated": Sequence(Value("string")),
-        "type": Value("string"),
-        "confidence": Value("float64"),
-    }
-)
+    general: `generated` holds the RoleGPT in-character references (5 by default; 1 in the
+    rolegpt_baseline split), `reference` the instruction's original answer (RAW view; "" when
+    unknown, e.g. in an import of the original release), `kind` the instruction kind.
+    role_specific: Context-Instruct items; `confidence` is null only for imported rows (the
+    original release does not carry it).
+    """
+    from datasets import Features, Sequence, Value
+
+    text = Value("string")
+    if kind == "general":
+        columns = {"role": text, "question": text, "generated": Sequence(text)}
+        return Features({**columns, "reference": text, "kind": text})
+    columns = {"role": text, "question": text, "generated": Sequence(text), "type": text}
+    return Features({**columns, "confidence": Value("float64")})
 
 
 @dataclass(frozen=True)
@@ -57,7 +54,7 @@ class ConfigSpec:
 
     @property
     def features(self) -> Features:
-        return GENERAL_FEATURES if self.kind == "general" else ROLE_SPECIFIC_FEATURES
+        return features_of(self.kind)
 
     def shard_path(self, split: str) -> str:
         return f"data/{self.name}/{split}.parquet"

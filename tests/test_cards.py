@@ -405,11 +405,11 @@ def test_secret_shapes():
 def test_secret_in_a_compressed_parquet_column_is_found(tmp_path):
     import pyarrow as pa
 
-    from dataset_builder.schema import GENERAL_FEATURES
+    from dataset_builder.schema import features_of
 
     rows = [{**_general("Hamlet", i), "generated": [f"answer {i}"] * 3} for i in range(50)]
     rows[20]["generated"] = ["a", f"my key is {PLANTED}, keep it", "b"]
-    table = pa.Table.from_pylist(rows, schema=GENERAL_FEATURES.arrow_schema)
+    table = pa.Table.from_pylist(rows, schema=features_of("general").arrow_schema)
     shard = tmp_path / "rb" / f"data/{GENERAL}/train.parquet"
     shard.parent.mkdir(parents=True)
     pq.write_table(table, shard, compression="gzip", write_statistics=False)

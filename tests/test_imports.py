@@ -92,4 +92,4 @@ def test_graph_counts_imports_inside_functions(tmp_path):
 def test_params_sit_above_every_stage():
     graph = import_graph()
     importers = sorted(name for name, deps in graph.items() if "rolellm.config" in deps)
-    assert importers == ["rolellm.cli"], importers
+    assert importers == ["rolellm.commands.options"], importers  # the verbs load params there

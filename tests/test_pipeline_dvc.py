@@ -43,7 +43,9 @@ def test_repro_status_metrics_and_experiments(clone):
 # --- dvc.yaml sees code: a stage's own modules are its dependencies ---------------------
 
 PACKAGES = ("rolellm", "dataset_builder", "training", "cards")
-SHARED = {"rolellm/cli.py", "rolellm/config.py"}  # the dispatcher and the params schema
+COMMANDS = REPO_ROOT / "rolellm" / "commands"  # the verbs, one module per group
+# the dispatcher, the options every verb shares, and the params schema
+SHARED = {"rolellm/cli.py", "rolellm/commands/options.py", "rolellm/config.py"}
 
 
 def _stages() -> dict:
@@ -110,15 +112,16 @@ def _closure(modules: set[str]) -> set[str]:
 
 
 def _verb_imports() -> dict[str, set[str]]:
-    """The modules each `rolellm <verb>` imports: its own body and the helpers it calls."""
-    tree = ast.parse((REPO_ROOT / "rolellm" / "cli.py").read_text())
+    """The modules each `rolellm <verb>` imports: its own body and the CLI helpers it calls."""
+    trees = [ast.parse(path.read_text()) for path in sorted(COMMANDS.glob("*.py"))]
+    nodes = [node for tree in trees for node in tree.body]
     helpers = {
         node.name: node
-        for node in tree.body
-        if isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name.startswith("_")
+        for node in nodes
+        if isinstance(node, ast.FunctionDef | ast.ClassDef) and not node.decorator_list
     }
     verbs = {}
-    for node in tree.body:
+    for node in nodes:
         for deco in getattr(node, "decorator_list", []):
             if isinstance(deco, ast.Call) and getattr(deco.func, "attr", "") == "command":
                 called = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}

@@ -1,0 +1,1 @@
+"""The verbs of `rolellm`, one module per group; rolellm.cli puts them under one command."""
