@@ -24,6 +24,7 @@ Kind = Literal["general", "role_specific"]
 SPLITS: tuple[str, ...] = ("train", "test", "rolegpt_baseline")
 QUESTION_TYPES: tuple[str, ...] = ("script_based", "script_agnostic")
 
+
 @cache
 def features_of(kind: Kind) -> Features:
     """The datasets Features of one kind of config (built on first use: importing `datasets`
