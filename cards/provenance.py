@@ -83,39 +83,29 @@ def generation_settings(
     generator = _generator(engine, dvc_outputs(dvc_lock)) if engine else None
     rolegpt = getattr(params, "rolegpt", None)
     if rolegpt is not None:
-        templates = None
-        try:
-            templates = {
-                lang: {
-                    n: rolegpt.template(lang, n)
-                    for n in ("system", "catchphrases", "user", "demos")
-                }
-                for lang in ("en", "zh")
+        templates = {
+            lang: {
+                n: rolegpt.template(lang, n) for n in ("system", "catchphrases", "user", "demos")
             }
-        except Exception:  # noqa: BLE001 (the other stage's API may change)
-            templates = None
+            for lang in ("en", "zh")
+        }
         settings["rolegpt"] = {
             "generator": generator,
             "seed": getattr(rolegpt, "seed", None),
             "sampling": _dump(getattr(rolegpt, "sampling", None)),
-            "prompt_templates_sha256": _sha256_json(templates) if templates else None,
+            "prompt_templates_sha256": _sha256_json(templates),
             "settings": {k: getattr(rolegpt, k) for k in ("mode", "k", "n") if hasattr(rolegpt, k)},
         }
     context = getattr(params, "context_instruct", None)
     if context is not None:
-        prompts = None
-        try:
-            from dataset_builder import context_instruct as ci
+        from dataset_builder.context_instruct_prompts import FORMAT, PROMPTS
 
-            prompts = {str(k): v for k, v in ci.PROMPTS.items()}
-            prompts["__format__"] = getattr(ci, "FORMAT", None)
-        except Exception:  # noqa: BLE001
-            prompts = None
+        prompts = {str(k): v for k, v in PROMPTS.items()} | {"__format__": FORMAT}
         settings["context_instruct"] = {
             "generator": generator,
             "seed": getattr(context, "seed", None),
             "sampling": _dump(getattr(context, "sampling", None)),
-            "prompt_templates_sha256": _sha256_json(prompts) if prompts else None,
+            "prompt_templates_sha256": _sha256_json(prompts),
         }
     assemble = getattr(params, "assemble", None)
     if assemble is not None:

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import json
 
-from dataset_builder.context_instruct import (
-    QAReply,
-    example_turns,
-    run_context_instruct,
-    scaled_confidence,
-    segments,
-)
+from dataset_builder.context_instruct import run_context_instruct, segments
 from dataset_builder.context_instruct_config import ContextInstructConfig
+from dataset_builder.context_instruct_prompts import QAReply, example_turns, scaled_confidence
 from dataset_builder.segment import exchanges
 from rolellm.atomic import read_jsonl
 from rolellm.engine.cache import ReplyCache

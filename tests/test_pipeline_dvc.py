@@ -43,6 +43,9 @@ def test_repro_status_metrics_and_experiments(clone):
 # --- dvc.yaml sees code: a stage's own modules are its dependencies ---------------------
 
 PACKAGES = ("rolellm", "dataset_builder", "training", "cards")
+# code a stage runs without importing it: release hashes the prompt templates that
+# RoleGPTConfig.template() returns, on the params object the CLI hands it
+RUN_THROUGH_PARAMS = {"release": {"dataset_builder/rolegpt_config.py"}}
 COMMANDS = REPO_ROOT / "rolellm" / "commands"  # the verbs, one module per group
 # the dispatcher, the options every verb shares, and the params schema
 SHARED = {"rolellm/cli.py", "rolellm/commands/options.py", "rolellm/config.py"}
@@ -84,6 +87,8 @@ def _imports(tree: ast.AST, package: str) -> set[str]:
                 base = ".".join([*parts, *([node.module] if node.module else [])])
             names.add(base)
             names.update(f"{base}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names.add(node.value)  # a module named for import_module (lazy package exports)
     found = set()
     for name in names:
         parts = name.split(".")
@@ -139,6 +144,9 @@ def test_every_stage_lists_the_code_it_imports():
         code = {f for f in code if not (f.endswith("__init__.py") and f.count("/") == 1)}
         missing = sorted(f for f in code if not any(_covers(dep, f) for dep in deps))
         assert not missing, f"stage {name}: add to its deps in dvc.yaml: {missing}"
+        ran = code | SHARED | RUN_THROUGH_PARAMS.get(name, set())
+        extra = sorted(d for d in deps if d.endswith(".py") and not any(_covers(d, f) for f in ran))
+        assert not extra, f"stage {name}: deps it does not import (stale re-runs): {extra}"
         assert all((REPO_ROOT / dep).exists() for dep in deps if "/" in dep and dep.endswith(".py"))
 
 
@@ -217,10 +225,13 @@ def test_editing_a_module_reruns_its_stage_and_only_what_follows(tmp_path):
     assert upstream >= {"instructions", "profiles", "raw-scripts", "prepare-model"}
     assert upstream.isdisjoint(direct)
 
-    # rolegpt re-runs (its shard changes): its consumers become stale, as dvc repro would see
-    (tmp_path / "data/generated/rolegpt.jsonl").write_text('{"new": 1}\n')
+    # rolegpt re-runs (its shard changes): the shard's readers become stale, as dvc repro
+    # would see (its metrics file, which release reads, stays the same here)
+    shard = "data/generated/rolegpt.jsonl"
+    (tmp_path / shard).write_text('{"new": 1}\n')
     sh(["dvc", "commit", "-f", "-q", "rolegpt"], tmp_path)
     children = {b for a, b in edges if a == "rolegpt"}
-    assert "assemble" in children
-    assert _changed_stages(tmp_path) == (direct - {"rolegpt"}) | children
+    readers = {n for n, s in _stages().items() if any(_covers(d, shard) for d in _paths(s["deps"]))}
+    assert "assemble" in readers and readers <= children
+    assert _changed_stages(tmp_path) == (direct - {"rolegpt"}) | readers
     assert _reachable(edges, direct).isdisjoint(upstream)
