@@ -17,6 +17,7 @@ from typing import Any
 
 from dataset_builder.instructions_config import SEED_PREFIX, ColumnMap, InstructionSource
 from rolellm.errors import ConfigError, InputError
+from rolellm.records import read_jsonl_objects
 
 KINDS: tuple[str, ...] = ("open_ended", "commonsense", "knowledge")  # the seed files' kinds
 SEED_DIR = Path(__file__).resolve().parent / "seed"
@@ -138,18 +139,7 @@ def _read_text(path: Path) -> str:
 
 
 def read_jsonl_records(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
-    path = Path(path)
-    records = []
-    for number, raw in enumerate(_read_text(path).splitlines(), 1):
-        if not raw.strip():
-            continue
-        try:
-            record = json.loads(raw)
-        except json.JSONDecodeError as err:
-            raise InputError(f"{path}: line {number}: not valid JSON ({err.msg})") from None
-        if not isinstance(record, dict):
-            raise InputError(f"{path}: line {number}: expected a JSON object")
-        records.append(record)
+    records = [record for _, record in read_jsonl_objects(path)]
     return records, _columns_of(records)
 
 

@@ -55,6 +55,39 @@ def read_json(path: str | Path, what: str = "file", hint: str = "") -> Any:
         raise InputError(f"{path}: not valid JSON ({err.msg}, line {err.lineno})") from None
 
 
+def read_jsonl_objects(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every non-blank line of a user's JSONL file; InputError as
+    `<file>:<line>: <problem>` for the first line that is not UTF-8, not JSON or not an object.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, expected a .jsonl file") from None
+    except OSError as err:
+        raise InputError(f"{path}: cannot read ({err.strerror or err})") from None
+    rows = []
+    for number, blob in enumerate(raw.removeprefix(b"\xef\xbb\xbf").split(b"\n"), start=1):
+        try:
+            text = blob.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise InputError(
+                f"{path}:{number}: not valid UTF-8 (byte {err.start + 1} of the line)"
+            ) from None
+        if not text.strip():
+            continue
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise InputError(f"{path}:{number}: not valid JSON ({err.msg})") from None
+        if not isinstance(obj, dict):
+            raise InputError(f"{path}:{number}: expected a JSON object, got {type(obj).__name__}")
+        rows.append((number, obj))
+    return rows
+
+
 # ----------------------------------------------------------------------------- names
 
 

@@ -14,7 +14,6 @@ as unmatched, never scored.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict, deque
 from collections.abc import Sequence
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rolellm.errors import ConfigError, InputError
+from rolellm.records import read_jsonl_objects
 from training.rouge import Lang, MultiRef, RougeL, ZhTokens
 
 __all__ = [
@@ -115,30 +115,8 @@ def _string_list(value: Any) -> tuple[str, ...] | None:
 def read_rows(path: str | Path) -> list[Row]:
     """Read and validate a row file; any problem raises InputError naming file and line."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a folder, expected a .jsonl file") from None
-    except OSError as err:
-        raise InputError(f"{path}: cannot read ({err.strerror})") from None
     rows: list[Row] = []
-    for lineno, blob in enumerate(raw.split(b"\n"), start=1):
-        try:
-            text = blob.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise InputError(
-                f"{path}:{lineno}: not valid UTF-8 (byte {err.start + 1} of the line)"
-            ) from None
-        if not text.strip():
-            continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise InputError(f"{path}:{lineno}: not valid JSON ({err.msg})") from None
-        if not isinstance(obj, dict):
-            raise InputError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+    for lineno, obj in read_jsonl_objects(path):
         for name in ("role", "question", "generated"):
             if name not in obj:
                 raise InputError(f"{path}:{lineno}: row has no '{name}' field")
