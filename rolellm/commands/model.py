@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from rolellm.commands.options import ParamsOpt, SetOpt, cli_params, default_params
+from rolellm.commands.options import (
+    GateReportOpt,
+    ParamsOpt,
+    RoleBenchOpt,
+    SetOpt,
+    cli_params,
+    default_params,
+)
 
 app = typer.Typer()
 
@@ -15,10 +22,8 @@ app = typer.Typer()
 @app.command("train")
 def train(
     params: ParamsOpt = Path("params.yaml"),
-    data: Annotated[Path, typer.Option(help="RoleBench folder")] = Path("data/rolebench"),
-    validation_report: Annotated[
-        Path, typer.Option(help="quality gate report; must say success: true")
-    ] = Path("reports/validation.json"),
+    data: RoleBenchOpt = Path("data/rolebench"),
+    validation_report: GateReportOpt = Path("reports/validation.json"),
     out: Annotated[Path, typer.Option(help="adapter, summary, checkpoints")] = Path("models/rocit"),
     metrics: Annotated[Path, typer.Option(help="final metrics JSON")] = Path("metrics/train.json"),
     live_dir: Annotated[Path, typer.Option(help="DVCLive folder")] = Path("dvclive/train"),
@@ -51,7 +56,7 @@ def evaluate(
     params: Annotated[
         Path | None, typer.Option("--params", "-p", help="params file (default: ./params.yaml)")
     ] = None,
-    data: Annotated[Path, typer.Option(help="RoleBench folder")] = Path("data/rolebench"),
+    data: RoleBenchOpt = Path("data/rolebench"),
     model: Annotated[
         str | None,
         typer.Option(

@@ -14,6 +14,8 @@ from rolellm.config import Params, load_params, parse_params
 GENERATED = Path("data/generated")
 
 ParamsOpt = Annotated[Path, typer.Option("--params", "-p", help="params file")]
+RoleBenchOpt = Annotated[Path, typer.Option(help="RoleBench folder")]
+GateReportOpt = Annotated[Path, typer.Option(help="quality gate report; must say success: true")]
 SetOpt = Annotated[
     list[str] | None,
     typer.Option(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from rolellm.commands.options import ParamsOpt, SetOpt, cli_params
+from rolellm.commands.options import GateReportOpt, ParamsOpt, RoleBenchOpt, SetOpt, cli_params
 
 app = typer.Typer()
 
@@ -15,10 +15,8 @@ app = typer.Typer()
 @app.command("release")
 def release(
     params: ParamsOpt = Path("params.yaml"),
-    data: Annotated[Path, typer.Option(help="RoleBench folder")] = Path("data/rolebench"),
-    validation_report: Annotated[
-        Path, typer.Option(help="quality gate report; must say success: true")
-    ] = Path("reports/validation.json"),
+    data: RoleBenchOpt = Path("data/rolebench"),
+    validation_report: GateReportOpt = Path("reports/validation.json"),
     model_dir: Annotated[
         Path, typer.Option(help="training output (adapter/, training_summary.json)")
     ] = Path("models/rocit"),
@@ -80,9 +78,7 @@ def push(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="print the plan (files, sizes, tag); send nothing")
     ] = False,
-    validation_report: Annotated[
-        Path, typer.Option(help="quality gate report; must say success: true")
-    ] = Path("reports/validation.json"),
+    validation_report: GateReportOpt = Path("reports/validation.json"),
     dvc_lock: Annotated[Path, typer.Option(help="pipeline state named by the tag")] = Path(
         "dvc.lock"
     ),

@@ -10,6 +10,7 @@ import typer
 from rolellm.commands.options import (
     GENERATED,
     ParamsOpt,
+    RoleBenchOpt,
     SetOpt,
     cli_params,
     default_params,
@@ -25,7 +26,7 @@ def assemble(
     params: ParamsOpt = Path("params.yaml"),
     generated: Annotated[Path, typer.Option(help="generation outputs")] = GENERATED,
     roles: Annotated[Path, typer.Option(help="roster")] = Path("data/profiles/roles.json"),
-    out: Annotated[Path, typer.Option(help="RoleBench folder")] = Path("data/rolebench"),
+    out: RoleBenchOpt = Path("data/rolebench"),
     metrics: Annotated[Path, typer.Option(help="metrics file")] = Path("metrics/assemble.json"),
     set_: SetOpt = None,
 ) -> None:
