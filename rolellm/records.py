@@ -57,7 +57,7 @@ def read_json(path: str | Path, what: str = "file", hint: str = "") -> Any:
 
 def read_jsonl_objects(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
     """(line number, object) for every non-blank line of a user's JSONL file; InputError as
-    `<file>:<line>: <problem>` for the first line that is not UTF-8, not JSON or not an object.
+    `<file>: line <n>: <problem>` for the first line that is not UTF-8, not JSON or not an object.
     """
     path = Path(path)
     try:
@@ -74,16 +74,18 @@ def read_jsonl_objects(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
             text = blob.decode("utf-8")
         except UnicodeDecodeError as err:
             raise InputError(
-                f"{path}:{number}: not valid UTF-8 (byte {err.start + 1} of the line)"
+                f"{path}: line {number}: not valid UTF-8 (byte {err.start + 1} of the line)"
             ) from None
         if not text.strip():
             continue
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as err:
-            raise InputError(f"{path}:{number}: not valid JSON ({err.msg})") from None
+            raise InputError(f"{path}: line {number}: not valid JSON ({err.msg})") from None
         if not isinstance(obj, dict):
-            raise InputError(f"{path}:{number}: expected a JSON object, got {type(obj).__name__}")
+            raise InputError(
+                f"{path}: line {number}: expected a JSON object, got {type(obj).__name__}"
+            )
         rows.append((number, obj))
     return rows
 

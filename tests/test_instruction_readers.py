@@ -210,10 +210,10 @@ def test_broken_files(tmp_path):
     bad_json = tmp_path / "bad.jsonl"
     bad_json.write_text('{"instruction": "a", "answer": "b"}\n{"instruction": \n', "utf-8")
     assert _error_for(InstructionSource(path=str(bad_json), lang="en")).startswith(
-        f"{bad_json}:2: not valid JSON"
+        f"{bad_json}: line 2: not valid JSON"
     )
     not_object = _write_jsonl(tmp_path / "list.jsonl", [["a", "b"]])
-    assert ":1: expected a JSON object" in _error_for(
+    assert "line 1: expected a JSON object" in _error_for(
         InstructionSource(path=str(not_object), lang="en")
     )
     latin1 = tmp_path / "latin1.csv"

@@ -176,7 +176,7 @@ def test_cli_bad_input_is_one_line(files, monkeypatch, capsys, side, content, li
     assert code == 1
     assert out == ""
     assert err.count("\n") == 1 and err.startswith("error: ")
-    assert f"{bad}:{line}: {problem}" in err
+    assert f"{bad}: line {line}: {problem}" in err
 
 
 def test_cli_missing_file_and_bad_settings(files, tmp_path, monkeypatch, capsys):

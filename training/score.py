@@ -119,14 +119,15 @@ def read_rows(path: str | Path) -> list[Row]:
     for lineno, obj in read_jsonl_objects(path):
         for name in ("role", "question", "generated"):
             if name not in obj:
-                raise InputError(f"{path}:{lineno}: row has no '{name}' field")
+                raise InputError(f"{path}: line {lineno}: row has no '{name}' field")
         for name in ("role", "question"):
             if not isinstance(obj[name], str):
-                raise InputError(f"{path}:{lineno}: '{name}' must be a string")
+                raise InputError(f"{path}: line {lineno}: '{name}' must be a string")
         generated = _string_list(obj["generated"])
         if not generated:
             raise InputError(
-                f"{path}:{lineno}: 'generated' must be a string or a non-empty list of strings"
+                f"{path}: line {lineno}: 'generated' must be a string or a non-empty list of"
+                " strings"
             )
         kind = _string_list(obj.get("type"))
         rows.append(
