@@ -53,7 +53,7 @@ from dataset_builder.generation.task import GenerationTask, Row, TaskRun
 from dataset_builder.scripts import Line, is_narration
 from dataset_builder.segment import Exchange, exchanges
 from rolellm.engine.engine import Engine
-from rolellm.engine.types import ChatRequest, ChatResult, Reply
+from rolellm.engine.types import ChatRequest, ChatResult, Reply, at_most
 from rolellm.records import Role
 from rolellm.rules import RulesConfig
 
@@ -98,7 +98,7 @@ def _request(role: Role, kind: str, prompt: str, seed: int, n: int, cfg) -> Chat
         sampling=cfg.sampling,
         seed=seed,
         n=n,
-        reply_model=QAReply,
+        reply_model=at_most(QAReply, "items", cfg.questions_per_segment),
     )
 
 

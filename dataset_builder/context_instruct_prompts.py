@@ -9,9 +9,9 @@ example about half of its first attempts parse, without it almost none do.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 FORMAT = '{"items": [{"question": "...", "answer": "...", "confidence": 8}]}'
 SCRIPT_BASED_EN = """Here is a scene with {role}:
@@ -102,16 +102,26 @@ def example_questions() -> list[str]:
     return [q for items in EXAMPLE_ITEMS.values() for q, _ in items]
 
 
+def _rating(schema: dict[str, Any]) -> None:
+    schema.clear()  # the schema asks for a whole 0-10 rating; validation takes any number
+    schema.update({"type": "integer", "minimum": 0, "maximum": 10})
+
+
+# Schema-only bounds (json_schema_extra) are what constrained decoding follows: non-empty, not
+# endless text, a required rating; validation stays as lenient as the filters after it expect.
+# (No docstrings on reply models: pydantic would put them into the schema sent with requests.)
 class QAItem(BaseModel):
-    question: str
-    answer: str
-    confidence: float | None = None
+    model_config = ConfigDict(json_schema_extra={"required": ["question", "answer", "confidence"]})
+
+    question: Annotated[str, Field(json_schema_extra={"minLength": 1, "maxLength": 160})]
+    answer: Annotated[str, Field(json_schema_extra={"minLength": 1, "maxLength": 320})]
+    confidence: Annotated[float | None, Field(json_schema_extra=_rating)] = None
 
 
 class QAReply(BaseModel):
     """{"items": [...]}; a bare list of items or one bare item is accepted as well."""
 
-    items: list[QAItem]
+    items: Annotated[list[QAItem], Field(json_schema_extra={"minItems": 1})]
 
     @model_validator(mode="before")
     @classmethod

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, ValidationError
 from dataset_builder.filters import FilterRunner
 from dataset_builder.generation.task import GenerationTask, Row
 from dataset_builder.scripts.base import Line
-from rolellm.engine.types import ChatRequest, ChatResult
+from rolellm.engine.types import ChatRequest, ChatResult, at_most
 from rolellm.errors import InputError
 from rolellm.sections import Sampling, Section
 
@@ -41,9 +41,14 @@ class DescribeConfig(Section):
     overrides: str | None = None  # YAML: {role name: {description: ..., catchphrases: [...]}}
 
 
+# maxLength bounds only the schema that constrained decoding follows (a small model otherwise
+# loops inside a string until the token limit cuts it off); validation accepts longer text.
 class Persona(BaseModel):
-    description: Annotated[str, Field(min_length=20)]
-    catchphrases: Annotated[list[Annotated[str, Field(min_length=2)]], Field(min_length=1)]
+    description: Annotated[str, Field(min_length=20, json_schema_extra={"maxLength": 320})]
+    catchphrases: Annotated[
+        list[Annotated[str, Field(min_length=2, json_schema_extra={"maxLength": 60})]],
+        Field(min_length=1),
+    ]
 
 
 class PersonaOverride(BaseModel):
@@ -74,7 +79,7 @@ def persona_request(
         [{"role": "user", "content": prompt}],
         sampling=cfg.sampling,
         seed=seed,
-        reply_model=Persona,
+        reply_model=at_most(Persona, "catchphrases", cfg.catchphrases),
     )
 
 

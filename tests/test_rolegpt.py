@@ -98,6 +98,9 @@ class FuncBackend:
         self.reply = reply
         self.sent = 0
 
+    def decoding(self, call):
+        return None  # free decoding: the engine validates and retries
+
     def run(self, calls, done):
         for i, call in enumerate(calls):
             self.sent += 1

@@ -72,7 +72,7 @@ class JudgeConfig(Section):
 
 
 class Verdict(BaseModel):
-    reason: str = ""
+    reason: Annotated[str, Field(json_schema_extra={"maxLength": 400})] = ""  # schema bound only
     winner: Literal["A", "B", "tie"]
 
     @field_validator("winner", mode="before")

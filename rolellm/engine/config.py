@@ -26,6 +26,9 @@ class LocalBackendConfig(Section):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     batch_size: Annotated[int, Field(gt=0, le=4096)] = 16
     max_input_tokens: Annotated[int, Field(gt=0)] = 4096
+    # decode a reply that must be JSON under its schema (llguidance); false: free decoding,
+    # then validation and up to engine.json_retries retries
+    constrained_json: bool = True
 
 
 class OpenAIBackendConfig(Section):

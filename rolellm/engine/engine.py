@@ -25,6 +25,10 @@ class Backend(Protocol):
     kind: str
     identity: str
 
+    def decoding(self, call: Call) -> str | None:
+        """How this call is decoded when that changes the reply (part of its cache key)."""
+        ...
+
     def run(self, calls: list[Call], done) -> None: ...
 
 
@@ -71,7 +75,8 @@ class Engine:
     def _round(self, todo: list[_Slot], replies: dict) -> list[_Slot]:
         """Serve one attempt of every slot; return the slots whose JSON must be retried."""
         for slot in todo:
-            slot.key = slot.call.key(self.backend.kind, self.backend.identity)
+            decoding = self.backend.decoding(slot.call)
+            slot.key = slot.call.key(self.backend.kind, self.backend.identity, decoding)
         self.stats.calls += len(todo)
         cached = self.cache.get_many([s.key for s in todo])
         retry: list[_Slot] = []

@@ -109,8 +109,12 @@ def generate_texts(
     prompts: list[list[int]],
     sampling: Sampling,
     seeds: list[int],
+    constraints: Sequence[LogitsProcessor] = (),
 ) -> list[str]:
-    """One left-padded batch through `model.generate`; returns the decoded new text per row."""
+    """One left-padded batch through `model.generate`; returns the decoded new text per row.
+
+    `constraints` (a JSON schema mask) run before the sampler: it draws from what they allow.
+    """
     unique, rows = _unique(prompts)
     enc = tokenizer.pad({"input_ids": unique}, return_tensors="pt").to(model.device)
     extra = {}
@@ -118,7 +122,9 @@ def generate_texts(
         extra["cache"] = _prefill(model, enc, torch.tensor(rows, device=model.device))
     if len(unique) < len(prompts):
         enc = {key: value[rows] for key, value in enc.items()}
-    processors = [] if sampling.greedy else [SeededSampler(sampling, seeds, model.device)]
+    processors = list(constraints)
+    if not sampling.greedy:
+        processors.append(SeededSampler(sampling, seeds, model.device))
     config = GenerationConfig(
         max_new_tokens=sampling.max_new_tokens,
         do_sample=False,

@@ -49,6 +49,11 @@ class LocalBackend:
                 tokenizer.pad_token = tokenizer.eos_token
             self._loaded = (tokenizer, model)
             self.eos_ids = self._eos_ids()
+            self.grammars = None
+            if self.cfg.constrained_json:
+                from rolellm.engine.json_decoding import JsonGrammars
+
+                self.grammars = JsonGrammars(tokenizer, model.config.vocab_size, self.eos_ids)
         return self._loaded
 
     def _eos_ids(self) -> list[int]:
@@ -57,6 +62,10 @@ class LocalBackend:
         if self.tokenizer.eos_token_id is not None and self.tokenizer.eos_token_id not in ids:
             ids.append(self.tokenizer.eos_token_id)
         return ids
+
+    def decoding(self, call: Call) -> str | None:
+        constrained = call.request.reply_model is not None and self.cfg.constrained_json
+        return "json_schema" if constrained else None
 
     def render(self, call: Call) -> list[int]:
         return self.tokenizer.apply_chat_template(
@@ -85,9 +94,10 @@ class LocalBackend:
     def _batches(self, calls: list[Call], prompts: dict[int, list[int]]) -> list[list[int]]:
         """Group by sampling parameters, then sort by prompt length, then cut."""
 
-        def sort_key(i: int) -> tuple:
+        def sort_key(i: int) -> tuple:  # JSON and free replies in batches of their own
             sp = calls[i].request.sampling
-            return (sp.temperature, sp.top_p, sp.max_new_tokens, len(prompts[i]))
+            json_first = calls[i].request.reply_model is None
+            return (json_first, sp.temperature, sp.top_p, sp.max_new_tokens, len(prompts[i]))
 
         batches: list[list[int]] = []
         for i in sorted(prompts, key=sort_key):
@@ -101,9 +111,12 @@ class LocalBackend:
 
     def _run_batch(self, batch: list[int], calls: list[Call], prompts: dict, done: Done) -> None:
         sampling = calls[batch[0]].request.sampling
+        schemas = [
+            calls[i].request.reply_schema if self.decoding(calls[i]) else None for i in batch
+        ]
         try:
             texts = self.generate_ids(
-                [prompts[i] for i in batch], sampling, [calls[i].seed for i in batch]
+                [prompts[i] for i in batch], sampling, [calls[i].seed for i in batch], schemas
             )
         except (RuntimeError, ValueError) as err:
             for i in batch:
@@ -113,9 +126,16 @@ class LocalBackend:
             done(i, text, None)
 
     def generate_ids(
-        self, prompts: list[list[int]], sampling: Sampling, seeds: list[int]
+        self,
+        prompts: list[list[int]],
+        sampling: Sampling,
+        seeds: list[int],
+        schemas: list[dict | None] | None = None,
     ) -> list[str]:
+        """Decoded replies of one batch; a row with a schema is decoded under it."""
         from rolellm.engine.hf_model import generate_texts
 
         tokenizer, model = self._load()
-        return generate_texts(tokenizer, model, self.eos_ids, prompts, sampling, seeds)
+        constraint = self.grammars.constraint(schemas) if self.grammars and schemas else None
+        processors = [constraint] if constraint else []
+        return generate_texts(tokenizer, model, self.eos_ids, prompts, sampling, seeds, processors)

@@ -51,6 +51,11 @@ class OpenAIBackend:
             ),
         )
 
+    def decoding(self, call: Call) -> str | None:
+        """response_format json_schema asks the server to constrain the reply."""
+        structured = call.request.reply_model is not None and self.cfg.structured_output
+        return "json_schema" if structured else None
+
     def run(self, calls: list[Call], done: Done) -> None:
         if calls:
             asyncio.run(self._run_all(calls, done))

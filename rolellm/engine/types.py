@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, create_model
 
 from rolellm.sections import Sampling
 
@@ -52,7 +53,9 @@ class Call:
         ).digest()
         return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
-    def key(self, backend: str, model: str) -> str:
+    def key(self, backend: str, model: str, decoding: str | None = None) -> str:
+        """The cache key. `decoding` names a way of decoding that changes the reply for the
+        same inputs (a schema constraint); None leaves the key as it always was."""
         req = self.request
         payload = {
             "v": 1,
@@ -65,6 +68,8 @@ class Call:
             "attempt": self.attempt,
             "schema": req.reply_schema,
         }
+        if decoding:
+            payload["decoding"] = decoding
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
@@ -98,3 +103,17 @@ class ChatResult:
     @property
     def errors(self) -> list[str]:
         return [r.error for r in self.replies if r.error]
+
+
+@cache
+def at_most(model: type[BaseModel], items: str, most: int) -> type[BaseModel]:
+    """`model` whose JSON schema allows at most `most` entries in its list field `items`.
+
+    Validation is unchanged (a served model that writes one more is not failed for it); the
+    schema bound is what a constrained decoder follows, so a small model asked for k items
+    stops after k instead of running into the token limit.
+    """
+    info = model.model_fields[items]
+    extra = {**(info.json_schema_extra or {}), "maxItems": most}  # type: ignore[dict-item]
+    bounded = info.merge_field_infos(info, json_schema_extra=extra)
+    return create_model(model.__name__, __base__=model, **{items: (info.annotation, bounded)})
