@@ -91,7 +91,9 @@ def test_persona_prompt_carries_the_roles_own_lines(tmp_path):
     hamlet = build_role_profiles(cfg)[0]
     request = persona_request("Hamlet", "the play Hamlet", hamlet.lines, cfg.describe, 0)
     prompt = request.messages[0]["content"]
-    assert request.reply_model is Persona
+    assert issubclass(request.reply_model, Persona)  # asks for k catchphrases at most
+    schema = request.reply_model.model_json_schema()
+    assert schema["properties"]["catchphrases"]["maxItems"] == cfg.describe.catchphrases
     bullets = [ln[2:] for ln in prompt.splitlines() if ln.startswith("- ")]
     own = {line.content[: cfg.describe.max_line_chars] for line in hamlet.lines}
     assert len(bullets) == cfg.describe.lines_in_prompt and set(bullets) <= own

@@ -116,4 +116,5 @@ def at_most(model: type[BaseModel], items: str, most: int) -> type[BaseModel]:
     info = model.model_fields[items]
     extra = {**(info.json_schema_extra or {}), "maxItems": most}  # type: ignore[dict-item]
     bounded = info.merge_field_infos(info, json_schema_extra=extra)
-    return create_model(model.__name__, __base__=model, **{items: (info.annotation, bounded)})
+    fields = {items: (info.annotation, bounded)}
+    return create_model(model.__name__, __base__=model, __module__=model.__module__, **fields)
