@@ -104,7 +104,11 @@ class PersonaTask(GenerationTask[str]):
 
     def rows(self, context: str, result: ChatResult, filters: FilterRunner) -> list[Row]:
         if not result.ok:
-            raise InputError(f"role {context!r}: no valid persona reply: {result.errors[0]}")
+            raise InputError(
+                f"role {context!r}: no valid persona reply: {result.errors[0]}; write its"
+                " description and catchphrases in the personas file (profiles.describe.overrides)"
+                " or raise profiles.describe.sampling.max_new_tokens"
+            )
         return [{"role": context, "persona": result.replies[0].parsed}]
 
 

@@ -639,7 +639,7 @@ CASES = [
     Case(
         "score-malformed-predictions",
         ("score", "preds.jsonl", "refs.jsonl"),
-        "preds.jsonl:2: not valid JSON",
+        "preds.jsonl: line 2: not valid JSON",
         _setup(
             lambda w: _write(w / "preds.jsonl", json.dumps(SCORE_ROW) + '\n{"role": \n'),
             lambda w: _jsonl(w / "refs.jsonl", [SCORE_ROW]),
@@ -648,7 +648,7 @@ CASES = [
     Case(
         "score-predictions-row-without-field",
         ("score", "preds.jsonl", "refs.jsonl"),
-        "preds.jsonl:1: row has no 'question' field",
+        "preds.jsonl: line 1: row has no 'question' field",
         _setup(
             lambda w: _jsonl(w / "preds.jsonl", [{"role": "Hamlet", "generated": ["a"]}]),
             lambda w: _jsonl(w / "refs.jsonl", [SCORE_ROW]),

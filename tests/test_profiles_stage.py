@@ -105,7 +105,8 @@ def test_invalid_persona_reply_is_reported_and_nothing_written(tmp_path):
     profiles = build_role_profiles(cfg)
     with pytest.raises(
         InputError,
-        match="role 'Hamlet': no valid persona reply: reply is not valid Persona JSON after 3",
+        match="role 'Hamlet': no valid persona reply: reply is not valid Persona JSON after 3"
+        r".*personas file \(profiles.describe.overrides\)",
     ):
         describe_roles(profiles, cfg.describe, _engine(tmp_path, ["nope"] * 6), seed=0)
     assert not (tmp_path / "profiles").exists()
