@@ -108,10 +108,12 @@ def main() -> None:
                 # batch is the constraint's own cost (its tokens/s at equal batch occupancy)
                 "tokens_per_s_ratio": round(fixed["tokens_per_s"] / free["tokens_per_s"], 3),
                 "step_throughput_ratio": round(free["ms_per_step"] / fixed["ms_per_step"], 3),
-                "valid_replies_per_s_ratio": round(
-                    (fixed["valid"] / fixed["seconds"])
-                    / max(free["valid"] / free["seconds"], 1e-9),
-                    2,
+                "valid_replies_per_s_ratio": (  # null: free decoding had no valid reply
+                    round(
+                        (fixed["valid"] / fixed["seconds"]) / (free["valid"] / free["seconds"]), 2
+                    )
+                    if free["valid"]
+                    else None
                 ),
                 "seconds_constrained": fixed["seconds"],
             }
