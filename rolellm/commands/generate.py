@@ -10,7 +10,10 @@ import typer
 
 from rolellm.commands.options import (
     GENERATED,
+    MetricsOpt,
+    OutJsonlOpt,
     ParamsOpt,
+    ProfilesOpt,
     SetOpt,
     StageEngine,
     cli_params,
@@ -71,7 +74,7 @@ def profiles(
     out: Annotated[
         Path | None, typer.Option(help="profiles folder (alias of profiles.out_dir)")
     ] = None,
-    metrics: Annotated[Path, typer.Option(help="metrics file")] = Path("metrics/profiles.json"),
+    metrics: MetricsOpt = Path("metrics/profiles.json"),
     set_: SetOpt = None,
 ) -> None:
     """Parse scripts, pick roles, segment dialogues, write personas: data/profiles/."""
@@ -94,7 +97,7 @@ def instructions(
     out: Annotated[
         Path | None, typer.Option(help="instruction pool JSONL (alias of instructions.out)")
     ] = None,
-    metrics: Annotated[Path, typer.Option(help="metrics file")] = Path("metrics/instructions.json"),
+    metrics: MetricsOpt = Path("metrics/instructions.json"),
     set_: SetOpt = None,
 ) -> None:
     """Sample the general instruction pool (train/test instructions): data/instructions/."""
@@ -113,9 +116,9 @@ def rolegpt(
     pool: Annotated[Path, typer.Option(help="instruction pool")] = Path(
         "data/instructions/pool.jsonl"
     ),
-    profiles: Annotated[Path, typer.Option(help="profiles folder")] = Path("data/profiles"),
-    out: Annotated[Path, typer.Option(help="output JSONL")] = GENERATED / "rolegpt.jsonl",
-    metrics: Annotated[Path, typer.Option(help="metrics file")] = Path("metrics/rolegpt.json"),
+    profiles: ProfilesOpt = Path("data/profiles"),
+    out: OutJsonlOpt = GENERATED / "rolegpt.jsonl",
+    metrics: MetricsOpt = Path("metrics/rolegpt.json"),
     set_: SetOpt = None,
 ) -> None:
     """RoleGPT: in-character answers to general instructions (dialogue engineering)."""
@@ -131,11 +134,9 @@ def rolegpt(
 @app.command("context-instruct")
 def context_instruct(
     params: ParamsOpt = Path("params.yaml"),
-    profiles: Annotated[Path, typer.Option(help="profiles folder")] = Path("data/profiles"),
-    out: Annotated[Path, typer.Option(help="output JSONL")] = GENERATED / "context_instruct.jsonl",
-    metrics: Annotated[Path, typer.Option(help="metrics file")] = Path(
-        "metrics/context_instruct.json"
-    ),
+    profiles: ProfilesOpt = Path("data/profiles"),
+    out: OutJsonlOpt = GENERATED / "context_instruct.jsonl",
+    metrics: MetricsOpt = Path("metrics/context_instruct.json"),
     set_: SetOpt = None,
 ) -> None:
     """Context-Instruct: role-specific question/answer/confidence items from profiles."""
@@ -153,11 +154,9 @@ def rolegpt_specific(
     params: ParamsOpt = Path("params.yaml"),
     context_instruct: Annotated[Path, typer.Option(help="Context-Instruct output")] = GENERATED
     / "context_instruct.jsonl",
-    profiles: Annotated[Path, typer.Option(help="profiles folder")] = Path("data/profiles"),
-    out: Annotated[Path, typer.Option(help="output JSONL")] = GENERATED / "rolegpt_specific.jsonl",
-    metrics: Annotated[Path, typer.Option(help="metrics file")] = Path(
-        "metrics/rolegpt_specific.json"
-    ),
+    profiles: ProfilesOpt = Path("data/profiles"),
+    out: OutJsonlOpt = GENERATED / "rolegpt_specific.jsonl",
+    metrics: MetricsOpt = Path("metrics/rolegpt_specific.json"),
     set_: SetOpt = None,
 ) -> None:
     """RoleGPT's answers to the role-specific test questions (their rolegpt_baseline)."""

@@ -16,6 +16,9 @@ GENERATED = Path("data/generated")
 ParamsOpt = Annotated[Path, typer.Option("--params", "-p", help="params file")]
 RoleBenchOpt = Annotated[Path, typer.Option(help="RoleBench folder")]
 GateReportOpt = Annotated[Path, typer.Option(help="quality gate report; must say success: true")]
+ProfilesOpt = Annotated[Path, typer.Option(help="profiles folder")]
+OutJsonlOpt = Annotated[Path, typer.Option(help="output JSONL")]
+MetricsOpt = Annotated[Path, typer.Option(help="metrics file")]
 SetOpt = Annotated[
     list[str] | None,
     typer.Option(

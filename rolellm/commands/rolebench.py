@@ -9,6 +9,7 @@ import typer
 
 from rolellm.commands.options import (
     GENERATED,
+    MetricsOpt,
     ParamsOpt,
     RoleBenchOpt,
     SetOpt,
@@ -27,7 +28,7 @@ def assemble(
     generated: Annotated[Path, typer.Option(help="generation outputs")] = GENERATED,
     roles: Annotated[Path, typer.Option(help="roster")] = Path("data/profiles/roles.json"),
     out: RoleBenchOpt = Path("data/rolebench"),
-    metrics: Annotated[Path, typer.Option(help="metrics file")] = Path("metrics/assemble.json"),
+    metrics: MetricsOpt = Path("metrics/assemble.json"),
     set_: SetOpt = None,
 ) -> None:
     """Assemble RoleBench shards (parquet + card) that load_dataset reads."""
