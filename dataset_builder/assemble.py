@@ -24,7 +24,8 @@ Splits per config (held-out roles never appear in a train split):
     rolegpt_baseline (role_specific configs): one row per test row that the
         `rolegpt-specific` stage answered (rolegpt_specific.jsonl: role, question, response),
         generated = [response]; `specific_test_rows` tells that stage which rows those are.
-A config is written only when both its train and test splits have rows. Duplicate
+A config is written only when both its train and test splits have rows (`skipped`; those of
+a language the roster has are also `not_built`, which the stage reports). Duplicate
 (role, question) rows in a split are dropped (first kept), and so are test rows of a
 general config whose question is in its train split; `check_leakage` then asserts the
 result and fails the stage on any leak.
@@ -285,4 +286,6 @@ def run_assemble(
         raise InputError("assemble: no config has both train and test rows; nothing to write")
     check_leakage(shards, roster)
     counts = write_rolebench(out_dir, shards, roster, card_body)
+    langs = {role.lang for role in roster}
+    notes["not_built"] = [c for c in notes["skipped"] if CONFIGS_BY_NAME[c].lang in langs]
     return {"rows": {f"{c}/{s}": n for (c, s), n in counts.items()}, **notes}

@@ -33,17 +33,17 @@ from dataset_builder.context_instruct_prompts import (
     FORMAT,
     PROMPTS,
     QAReply,
-    example_questions,
+    example_texts,
     example_turns,
     scaled_confidence,
 )
 from dataset_builder.filters import (
-    Blocklist,
     CopiesProfile,
     ExactDuplicate,
     FilterRunner,
     LowConfidence,
     Missing,
+    NearAny,
     NearDuplicate,
     OutOfCharacter,
     TooShort,
@@ -99,6 +99,7 @@ def _request(role: Role, kind: str, prompt: str, seed: int, n: int, cfg) -> Chat
         seed=seed,
         n=n,
         reply_model=at_most(QAReply, "items", cfg.questions_per_segment),
+        lang=role.lang,
     )
 
 
@@ -158,7 +159,7 @@ def item_filters(
     return FilterRunner(
         [
             TooShort({"question": cfg.min_question_chars, "answer": cfg.min_answer_chars}),
-            Blocklist("question", example_questions(), "copies_example"),
+            NearAny(("question", "answer"), example_texts(), cfg.near_duplicate, "copies_example"),
             Missing("confidence", "no_confidence"),
             LowConfidence(cfg.min_confidence),
             OutOfCharacter("answer", rules.ooc()),
@@ -251,7 +252,7 @@ class ContextInstructTask(GenerationTask[ItemSource]):
                 r.name: {"candidates": per_role[r.name], "kept": kept_per_role[r.name]}
                 for r in self.roles
             },
-            "messages": _messages(self.roles, run.contexts),
+            "messages": _messages(self.roles, run.contexts) + _empty_languages(self.roles, kept),
         }
 
 
@@ -275,6 +276,22 @@ def run_context_instruct(
     chosen, profiles = load_role_profiles(profiles_dir, roles)
     task = ContextInstructTask(chosen, profiles, cfg, rules)
     return run_task(task, engine, out_path, excluded_path)
+
+
+def _empty_languages(roles: Sequence[Role], kept: Sequence[dict]) -> list[str]:
+    """One line per language whose roles kept no item at all (its role_specific config
+    will not be built); the run goes on with the other languages."""
+    have = {row["role"] for row in kept}
+    out = []
+    for lang in sorted({role.lang for role in roles}):
+        mine = [role.name for role in roles if role.lang == lang]
+        if not have & set(mine):
+            config = "zh_role_specific" if lang == "zh" else "the eng_*_role_specific configs"
+            out.append(
+                f"no item kept for the {lang} role(s) {', '.join(mine)}: {config} will not be "
+                "built (the reasons are in the excluded file; a larger engine model helps)"
+            )
+    return out
 
 
 def _messages(roles: Sequence[Role], sources: Sequence[ItemSource]) -> list[str]:

@@ -51,7 +51,7 @@ PROMPTS = {
 
 # One worked example per (language, type), sent as a first user/assistant exchange: a small
 # model copies a demonstrated JSON reply far more reliably than it follows a description.
-# Items that repeat an example question are dropped (reason copies_example).
+# Items that echo an example question or answer are dropped (reason copies_example).
 EXAMPLE_FIELDS = {
     "en": {
         "role": "ALICE",
@@ -98,8 +98,9 @@ def example_turns(lang: str, kind: str) -> list[dict[str, str]]:
     ]
 
 
-def example_questions() -> list[str]:
-    return [q for items in EXAMPLE_ITEMS.values() for q, _ in items]
+def example_texts() -> list[str]:
+    """Every question and answer of the worked examples."""
+    return [text for items in EXAMPLE_ITEMS.values() for item in items for text in item]
 
 
 def _rating(schema: dict[str, Any]) -> None:

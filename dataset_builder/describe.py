@@ -31,6 +31,12 @@ Write a JSON object describing {name} with two keys: "description" (two or three
 about who the character is, their situation and personality) and "catchphrases" (a list of \
 {k} short phrases or sayings typical of the character, taken from or inspired by the lines). \
 Reply with the JSON object only."""
+PROMPT_ZH = """以下是{name}在{source}中说过的话：
+{lines}
+
+写一个描述{name}的 JSON 对象，包含两个键："description"（两三句话，说明这个角色是谁、\
+处境和性格）和 "catchphrases"（{k} 个{name}常说的短语或口头禅，取自或化用上面的台词）。\
+只回复这个 JSON 对象。"""
 
 
 class DescribeConfig(Section):
@@ -69,37 +75,39 @@ def sample_lines(lines: Sequence[Line], k: int, max_chars: int) -> list[str]:
 
 
 def persona_request(
-    name: str, source: str, lines: Sequence[Line], cfg: DescribeConfig, seed: int
+    name: str, source: str, lines: Sequence[Line], cfg: DescribeConfig, seed: int, lang: str = "en"
 ) -> ChatRequest:
     shown = "\n".join(
         f"- {text}" for text in sample_lines(lines, cfg.lines_in_prompt, cfg.max_line_chars)
     )
-    prompt = PROMPT.format(name=name, source=source, lines=shown, k=cfg.catchphrases)
+    template = PROMPT_ZH if lang == "zh" else PROMPT
+    prompt = template.format(name=name, source=source, lines=shown, k=cfg.catchphrases)
     return ChatRequest.of(
         [{"role": "user", "content": prompt}],
         sampling=cfg.sampling,
         seed=seed,
         reply_model=at_most(Persona, "catchphrases", cfg.catchphrases),
+        lang=lang,
     )
 
 
 class PersonaTask(GenerationTask[str]):
     """A persona for each role.
 
-    Input: (role name, source, the role's own lines) per role. Output rows: role, persona
+    Input: (role name, source, the role's own lines, language) per role. Output rows: role, persona
     (a validated Persona). A role whose reply stays invalid after the engine's retries is
     an InputError naming it: a persona is an input of every later stage, not a droppable row.
     """
 
     def __init__(
-        self, roles: Sequence[tuple[str, str, Sequence[Line]]], cfg: DescribeConfig, seed: int
+        self, roles: Sequence[tuple[str, str, Sequence[Line], str]], cfg: DescribeConfig, seed: int
     ):
         self.roles, self.cfg, self.seed = list(roles), cfg, seed
 
     def requests(self) -> list[tuple[ChatRequest, str]]:
         return [
-            (persona_request(name, source, lines, self.cfg, self.seed), name)
-            for name, source, lines in self.roles
+            (persona_request(name, source, lines, self.cfg, self.seed, lang), name)
+            for name, source, lines, lang in self.roles
         ]
 
     def rows(self, context: str, result: ChatResult, filters: FilterRunner) -> list[Row]:

@@ -10,7 +10,7 @@ Reasons used by the generation stages:
     too_short          a text field is empty or shorter than its minimum (after strip)
     no_confidence      the Context-Instruct item carries no confidence (Missing)
     low_confidence     Context-Instruct confidence below the threshold
-    copies_example     the question repeats the prompt's worked example (Blocklist)
+    copies_example     the question or answer echoes the prompt's worked example (NearAny)
     out_of_character   the text contains an out-of-character marker ("as an AI", ...)
     copies_reference   the text copies the instruction's reference answer
     copies_profile     the text copies a line of the role's profile
@@ -52,7 +52,8 @@ class Filter:
 
 
 class TooShort(Filter):
-    """Drop a row whose text fields are shorter than their minimum (empty included)."""
+    """Drop a row whose text fields are shorter than their minimum in columns (a CJK character
+    counts two, rules.text_width; empty included)."""
 
     reason = "too_short"
 
@@ -60,7 +61,7 @@ class TooShort(Filter):
         self.minimum = dict(minimum)
 
     def drop(self, row: Row) -> bool:
-        return any(len(str(row.get(f) or "").strip()) < n for f, n in self.minimum.items())
+        return any(rules.text_width(str(row.get(f) or "")) < n for f, n in self.minimum.items())
 
 
 class Missing(Filter):
@@ -86,15 +87,26 @@ class LowConfidence(Filter):
         return value is None or value < self.threshold
 
 
-class Blocklist(Filter):
-    """Drop a row whose normalised `field` is one of `texts` (e.g. a prompt's own example)."""
+class NearAny(Filter):
+    """Drop a row when one of its `fields`, normalised, has rapidfuzz ratio >= `threshold`
+    with one of `texts` (e.g. a prompt's own worked example, which a small model echoes
+    with a word changed)."""
 
-    def __init__(self, field: str, texts: Iterable[str], reason: str = "blocklisted"):
-        self.field, self.reason = field, reason
-        self.texts = {normalise(t) for t in texts}
+    def __init__(self, fields: Sequence[str], texts: Iterable[str], threshold: float, reason: str):
+        self.fields, self.threshold, self.reason = tuple(fields), threshold, reason
+        self.texts = [normalise(t) for t in texts]
 
     def drop(self, row: Row) -> bool:
-        return normalise(str(row.get(self.field) or "")) in self.texts
+        return any(
+            process.extractOne(
+                normalise(str(row.get(f) or "")),
+                self.texts,
+                scorer=fuzz.ratio,
+                processor=None,
+                score_cutoff=self.threshold,
+            )
+            for f in self.fields
+        )
 
 
 class OutOfCharacter(Filter):

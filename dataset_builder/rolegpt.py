@@ -132,6 +132,7 @@ def rolegpt_request(
         sampling=cfg.sampling,
         seed=pair_seed(cfg.seed, role.slug, row.id),
         n=n or cfg.n,
+        lang=role.lang,
     )
     return request, len(demos)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from dataset_builder.profiles_config import ProfilesConfig, RoleConfig
 from dataset_builder.scripts.base import Line, is_narration
 from rolellm.errors import InputError
-from rolellm.records import role_slug
+from rolellm.records import SLUG_PATTERN, role_slug
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
@@ -80,7 +80,7 @@ def profile_path(out_dir: str | Path, slug: str) -> Path:
     """`<out_dir>/<slug>.jsonl`, refusing any slug that would leave `out_dir`."""
     base = Path(out_dir).resolve()
     path = (base / f"{slug}.jsonl").resolve()
-    if path.parent != base or not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", slug):
+    if path.parent != base or not re.fullmatch(SLUG_PATTERN, slug):
         raise InputError(f"role file name {slug!r} would leave the output folder {out_dir}")
     return path
 

@@ -17,7 +17,6 @@ A role's slug is its file name everywhere (profiles, roster, chat look-up), made
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import unicodedata
@@ -105,13 +104,17 @@ def check_role_name(name: str) -> str:
     return name
 
 
-def role_slug(name: str) -> str:
-    """The file-safe slug of a role name.
+SLUG_PATTERN = r"[^\W_A-Z]+(?:-[^\W_A-Z]+)*"  # words of letters or digits of any script
 
-    Lowercase ASCII words joined by `-` (`Lady Macbeth` -> `lady-macbeth`, accents dropped).
-    Characters with no ASCII form (Chinese names) become a deterministic hash:
-    `<ascii part or "role">-<first 10 hex of sha256(name)>`, e.g. `孙悟空` -> `role-<hash>`.
-    InputError when the name is empty, reads as a path, or leaves nothing to name a file with.
+
+def role_slug(name: str) -> str:
+    """The file-safe, readable slug of a role name.
+
+    Lowercase words joined by `-`: `Lady Macbeth` -> `lady-macbeth`, accented Latin letters
+    reduced to ASCII (`Bénédict` -> `benedict`). A name with letters that have no ASCII
+    form keeps them: `老周` -> `老周`, `Dr. 王` -> `dr-王` (NFKC-normalised, so full-width
+    forms read as their usual characters). InputError when the name is empty, reads as a
+    path, or leaves nothing to name a file with.
     """
     try:
         check_role_name(name)
@@ -119,14 +122,14 @@ def role_slug(name: str) -> str:
         raise InputError(str(err)) from None
     decomposed = unicodedata.normalize("NFKD", name)
     kept = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    ascii_part = re.sub(r"[^a-z0-9]+", "-", kept.lower().encode("ascii", "ignore").decode())
-    ascii_part = ascii_part.strip("-")
     if any(ch.isalnum() and not ch.isascii() for ch in kept):
-        digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:10]
-        return f"{ascii_part or 'role'}-{digest}"
-    if not ascii_part:
+        words = unicodedata.normalize("NFKC", name).lower()
+    else:
+        words = kept.lower()
+    slug = re.sub(r"[\W_]+", "-", words).strip("-")
+    if not slug:
         raise InputError(f"role name {name!r} has no letters or digits to name a file with")
-    return ascii_part
+    return slug
 
 
 # ----------------------------------------------------------------------------- roster

@@ -6,7 +6,11 @@ The generation filters (dataset_builder.filters), the quality gate's helper colu
 this module, so a rule cannot drift between the place that drops a row and the place that
 checks it.
 
-Copy rule: a text of at least `min_chars` characters (after strip) copies a source when,
+Length: texts are measured in columns (`text_width`), where a wide character (CJK) counts
+two, so one minimum serves English and Chinese: `你在等谁？` (5 characters) is 10 columns,
+about as long as `Who is it?`.
+
+Copy rule: a text of at least `min_chars` columns (after strip) copies a source when,
 after rapidfuzz's `default_process` (lower case, non-alphanumerics to spaces, trimmed), both
 are non-empty and equal, or their `fuzz.ratio` (0-100) is >= `ratio`.
 
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import unicodedata
 from collections.abc import Collection, Iterable, Sequence
 from typing import Annotated
 
@@ -41,9 +46,14 @@ COPY_RATIO = 95.0
 COPY_MIN_CHARS = 20
 
 
+def text_width(text: str) -> int:
+    """Columns of the stripped text: wide and full-width characters count two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text.strip())
+
+
 def long_enough(text: str, min_chars: int = COPY_MIN_CHARS) -> bool:
     """Whether `text` is long enough for the copy rule to look at it."""
-    return len(text.strip()) >= min_chars
+    return text_width(text) >= min_chars
 
 
 class CopyIndex:

@@ -26,7 +26,22 @@ def commit(root: Path, message: str) -> None:
     sh(["git", *GIT_ID, "commit", "-qm", message, "--allow-empty"], root)
 
 
-def make_clone(root: Path, smollm2_dir: Path) -> Path:
+def _link_tree(source: Path, target: Path) -> None:
+    """A copy of `source` whose files are hard links where the filesystem allows (the
+    embedded models are read, never written, and Gemma's weights are 1 GB)."""
+
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, target, copy_function=link)
+
+
+def make_clone(root: Path, smollm2_dir: Path, gemma3_dir: Path) -> Path:
+    """The checkout's tracked files in a new repo at `root`, with the embedded models in
+    place (skipping their GGUF conversion: SmolLM2 20 s, Gemma 2 min)."""
     files = subprocess.run(
         ["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True, check=True
     )
@@ -34,8 +49,12 @@ def make_clone(root: Path, smollm2_dir: Path) -> Path:
         if (REPO_ROOT / name).is_file() and name != "dvc.lock":
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO_ROOT / name, root / name)
-    shutil.copytree(smollm2_dir, root / "models" / "smollm2")  # skip the 20 s GGUF conversion
+    _link_tree(smollm2_dir, root / "models" / "smollm2")
+    _link_tree(gemma3_dir, root / "models" / "gemma3-270m")
     sh(["git", "init", "-q"], root)
+    # the models in place are prepare-model's outputs: no stage re-converts them (DVC would
+    # delete and rebuild them first)
+    sh(["dvc", "commit", "-f", "-q", "prepare-model"], root)
     commit(root, "clone")
     return root
 

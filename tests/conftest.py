@@ -35,6 +35,15 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory) -> Path:
+    """The per-user cache of converted embedded models (rolellm.engine.embedded): one per
+    test session unless ROLELLM_CACHE is set, shared by every clone and subprocess in it."""
+    if not os.environ.get("ROLELLM_CACHE"):
+        os.environ["ROLELLM_CACHE"] = str(tmp_path_factory.mktemp("rolellm-cache"))
+    return Path(os.environ["ROLELLM_CACHE"])
+
+
 @pytest.fixture(scope="session")
 def smollm2_dir(tmp_path_factory) -> Path:
     """The embedded SmolLM2 as a safetensors folder (the repo's models/smollm2 when present)."""
@@ -44,6 +53,18 @@ def smollm2_dir(tmp_path_factory) -> Path:
     if is_materialised(local):
         return local
     return materialise_embedded_model(tmp_path_factory.mktemp("models") / "smollm2")
+
+
+@pytest.fixture(scope="session")
+def gemma3_dir(tmp_path_factory) -> Path:
+    """The embedded Gemma 3 270M (the Chinese generator) as a safetensors folder (the repo's
+    models/gemma3-270m when present; otherwise converted once, about 2 minutes)."""
+    from rolellm.engine.embedded import GEMMA3, is_materialised, materialise_embedded_model
+
+    local = REPO_ROOT / "models" / "gemma3-270m"
+    if is_materialised(local):
+        return local
+    return materialise_embedded_model(tmp_path_factory.mktemp("models") / "gemma3-270m", GEMMA3)
 
 
 @pytest.fixture(scope="session")

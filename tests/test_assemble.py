@@ -194,6 +194,20 @@ def test_duplicates_and_pool_overlap_are_dropped_before_the_check(tmp_path):
     assert metrics["rows"]["eng_instruction_generalization_general/test"] == 4
 
 
+def test_a_language_without_role_specific_items_still_gets_its_general_config(tmp_path):
+    ci = [r for r in _ci_rows() if r["role"] != "孙悟空"]  # Context-Instruct kept no zh item
+    metrics = run_assemble(*_inputs(tmp_path, ci=ci), tmp_path / "rb", AssembleConfig())
+    assert metrics["not_built"] == metrics["skipped"] == ["zh_role_specific"]
+    assert metrics["rows"]["zh_general/train"] == 2 and metrics["rows"]["zh_general/test"] == 1
+    english_only = [r for r in _rolegpt_rows() if r["role"] != "孙悟空"]
+    roster = [r for r in ROSTER if r["lang"] == "en"]
+    (tmp_path / "en").mkdir()
+    paths = _inputs(tmp_path / "en", english_only, ci)
+    paths[2].write_text(json.dumps(roster), encoding="utf-8")
+    quiet = run_assemble(*paths, tmp_path / "rb-en", AssembleConfig())
+    assert "zh_general" in quiet["skipped"] and quiet["not_built"] == []  # no zh role: no note
+
+
 def test_missing_held_out_roles_skip_role_generalisation(tmp_path):
     rows = [r for r in _rolegpt_rows() if r["role"] != "YORICK"]
     ci = [r for r in _ci_rows() if r["role"] != "YORICK"]
@@ -202,6 +216,7 @@ def test_missing_held_out_roles_skip_role_generalisation(tmp_path):
         "eng_role_generalization_general",
         "eng_role_generalization_role_specific",
     ]
+    assert metrics["not_built"] == metrics["skipped"]  # English roles exist: reported
     with pytest.raises(InputError, match="not in the roster"):
         run_assemble(
             *_inputs(tmp_path, [{**rows[0], "role": "NOBODY"}], ci),

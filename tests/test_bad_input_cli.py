@@ -387,6 +387,13 @@ CASES = [
         ),
         PROFILES_OUT,
     ),
+    Case(
+        "chinese-role-with-lang-en",
+        ("profiles",),
+        "profiles.roles.0: lang: en for the Chinese name '小梅'; a role's instructions",
+        _setup(_play, lambda w: _profiles_params(w, [{"name": "小梅", "lang": "en"}])),
+        PROFILES_OUT,
+    ),
     # --- the user's own scripts folder (issue 14): read only, never an output --------------
     Case(
         "scripts-folder-empty",

@@ -38,8 +38,8 @@ STAGES = [
 
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory, smollm2_dir):
-    root = make_clone(tmp_path_factory.mktemp("e2e"), smollm2_dir)
+def pipeline(tmp_path_factory, smollm2_dir, gemma3_dir):
+    root = make_clone(tmp_path_factory.mktemp("e2e"), smollm2_dir, gemma3_dir)
     log = sh(["dvc", "exp", "run", *quick_args(root)], root, timeout=3600)
     return root, log
 
@@ -63,6 +63,35 @@ def test_rolebench_loads_with_load_dataset(pipeline):
         assert loaded.num_rows == len(read_shard(root / "data" / "rolebench", config, split))
     test = read_shard(root / "data" / "rolebench", "eng_role_generalization_general", "test")
     assert set(test["role"]) == {"Prospero"}  # the held-out role, test only
+
+
+def test_the_chinese_role_goes_through_every_stage(pipeline):
+    """quick.args has one Chinese role (小梅, from the team's play 灯笼铺): written by the
+    embedded Gemma, assembled into zh_general, trained on and scored with jieba words."""
+    root, _ = pipeline
+    roster = {r["name"]: r for r in json.loads((root / "data/profiles/roles.json").read_text())}
+    assert (roster["小梅"]["lang"], roster["小梅"]["slug"]) == ("zh", "小梅")
+    assert (root / "data" / "profiles" / "小梅.jsonl").is_file()  # named for the role
+    rows = [json.loads(line) for line in (root / "data/generated/rolegpt.jsonl").open()]
+    answers = [text for row in rows if row["role"] == "小梅" for text in row["responses"]]
+    assert answers and not any("\ufffd" in text for text in answers)
+    cjk = [sum("\u4e00" <= ch <= "\u9fff" for ch in t) / max(len(t), 1) for t in answers]
+    assert sum(share > 0.5 for share in cjk) >= 0.8 * len(answers), answers  # Chinese replies
+    bench = root / "data" / "rolebench"
+    assert set(read_shard(bench, "zh_general", "train")["role"]) == {"小梅"}
+    assert len(read_shard(bench, "zh_general", "test")) >= 1
+    summary = json.loads((root / "models" / "rocit" / "training_summary.json").read_text())
+    data = summary["data"]
+    assert "zh_general" in data["configs"] and data["samples_per_config"]["zh_general"] > 0
+    built = {config for config, _ in list_shards(bench)}
+    assert ("zh_role_specific" in built) == ("zh_role_specific" in data["configs"])
+    assert ("zh_role_specific" in built) != ("zh_role_specific" in data["configs_not_built"])
+    zh = json.loads((root / "metrics" / "eval.json").read_text())["zh"]
+    assert 0.0 <= zh["rocit"]["CUS"] <= 1.0 and 0.0 <= zh["base"]["CUS"] <= 1.0
+    card = (root / "release" / "model" / "README.md").read_text(encoding="utf-8")
+    assert "zh_general" in card
+    if "zh_role_specific" not in built:
+        assert 'not built (no rows): ["zh_role_specific"]\n- steps:' in card
 
 
 def test_adapter_evaluation_and_release(pipeline):
@@ -142,9 +171,9 @@ def test_dvc_remote_push_then_pull_in_fresh_clone(pipeline, tmp_path_factory):
     assert (fresh / "models/rocit/adapter/adapter_config.json").is_file()
     assert list_shards(fresh / "data" / "rolebench") == list_shards(root / "data" / "rolebench")
 
-    # Only the embedded model is not DVC-cached (`cache: false`: rebuilt from its pip
-    # package), so `dvc status` reports it alone as deleted (as an out and as a dep).
-    assert uncached == ["models/smollm2"]
+    # Only the embedded models are not DVC-cached (`cache: false`: rebuilt from their pip
+    # packages), so `dvc status` reports them alone as deleted (as outs and as deps).
+    assert uncached == ["models/smollm2", "models/gemma3-270m"]
     assert not (fresh / "models/rocit/checkpoints").exists()
     reported = {}
     for changes in _status(fresh).values():
@@ -153,9 +182,9 @@ def test_dvc_remote_push_then_pull_in_fresh_clone(pipeline, tmp_path_factory):
             assert set(change) <= {"changed outs", "changed deps"}, change
             for group in change.values():
                 reported.update(group)
-    assert reported == {"models/smollm2": "deleted"}
+    assert reported == {"models/smollm2": "deleted", "models/gemma3-270m": "deleted"}
 
-    # `dvc repro` rebuilds that model byte-identically and runs nothing else: no LLM call
+    # `dvc repro` rebuilds those models byte-identically and runs nothing else: no LLM call
     # (the pulled reply caches are untouched), no training step, and then status is clean.
     pulled = {p: _digest(fresh / p) for p in cached}
     again = sh(["dvc", "repro"], fresh)

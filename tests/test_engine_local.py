@@ -204,3 +204,62 @@ def test_smollm2_answers_in_character(smollm2_dir, tmp_path):
     reply = result.texts[0]
     assert "hamlet" in reply.lower() and " i am " in f" {reply.lower()} ", reply
     assert "assistant" not in reply.lower() and "language model" not in reply.lower()
+
+
+class EchoBackend(ScriptedBackend):
+    """Answers every call with its own name; counts what it was sent."""
+
+    def __init__(self, name):
+        super().__init__([])
+        self.identity = name
+
+    def run(self, calls, done):
+        for i, _ in enumerate(calls):
+            self.sent += 1
+            done(i, self.identity, None)
+
+
+def test_requests_of_a_routed_language_go_to_their_own_model(tmp_path):
+    english, chinese = EchoBackend("smollm2"), EchoBackend("gemma3")
+    engine = Engine(english, ReplyCache(tmp_path / "c.sqlite"), routes={"zh": chinese})
+    asks = [
+        ChatRequest.of([{"role": "user", "content": "你是谁？"}], lang="zh", n=2),
+        ChatRequest.of([{"role": "user", "content": "Who are you?"}], lang="en"),
+        ChatRequest.of([{"role": "user", "content": "Who are you?"}]),  # no language: default
+    ]
+    results = engine.generate(asks)
+    assert [r.texts for r in results] == [["gemma3", "gemma3"], ["smollm2"], ["smollm2"]]
+    assert (chinese.sent, english.sent) == (2, 2)
+    # the answering model is in the cache key: the same chat asked in both routes is two keys
+    call = Call(asks[0], 0)
+    assert call.key("scripted", "gemma3") != call.key("scripted", "smollm2")
+    again = Engine(
+        EchoBackend("smollm2"), ReplyCache(tmp_path / "c.sqlite"), routes={"zh": chinese}
+    )
+    assert [r.texts for r in again.generate(asks)] == [r.texts for r in results]
+    assert again.stats.cache_misses == 0 and chinese.sent == 2
+
+
+def test_build_engine_routes_chinese_only_to_a_distinct_model(tmp_path):
+    def engine(**local):
+        cfg = EngineConfig(local=LocalBackendConfig(**local), cache_dir=str(tmp_path))
+        return build_engine(cfg, "r")
+
+    routed = engine(model="models/smollm2", model_zh="models/gemma3-270m")
+    assert routed.routes["zh"].cfg.model == "models/gemma3-270m"
+    assert routed.backend.cfg.model == "models/smollm2"
+    assert engine(model="m", model_zh="m").routes == {} == engine(model="m").routes
+
+
+def test_embedded_model_is_converted_once_per_user_then_linked(smollm2_dir, tmp_path):
+    from filecmp import cmp
+
+    from rolellm.engine.embedded import SMOLLM2, cache_folder, materialise_embedded_model
+
+    first = materialise_embedded_model(tmp_path / "a" / "smollm2")
+    cached = cache_folder(SMOLLM2)
+    again = materialise_embedded_model(tmp_path / "b" / "smollm2")  # a second clone
+    for name in ("model.safetensors", "tokenizer.json", "config.json"):
+        assert cmp(first / name, cached / name, shallow=False)
+        assert (again / name).stat().st_ino == (cached / name).stat().st_ino  # linked
+        assert cmp(smollm2_dir / name, cached / name, shallow=False)  # the same conversion

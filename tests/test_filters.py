@@ -8,12 +8,14 @@ from dataset_builder.filters import (
     ExactDuplicate,
     FilterRunner,
     LowConfidence,
+    NearAny,
     NearDuplicate,
     OutOfCharacter,
     TooShort,
     normalise,
 )
 from rolellm.atomic import read_jsonl
+from rolellm.rules import long_enough, text_width
 
 
 def _row(question: str, answer: str = "A fine answer.", role: str = "Hamlet", **extra) -> dict:
@@ -48,6 +50,23 @@ def test_each_filter_answers_keep_or_drop():
         )
     )
     assert not ref.drop(_row("Q?", answer="Paris, my lord, where wine flows.", reference="Paris."))
+
+
+def test_lengths_count_a_chinese_character_as_two_columns():
+    assert text_width("  Who is it? ") == 10 == text_width("你在等谁？")
+    assert not TooShort({"question": 8}).drop(_row("你在等谁？"))  # 5 characters, 10 columns
+    assert TooShort({"question": 8}).drop(_row("谁？"))
+    assert long_enough("有，我哥哥是个水手，总是不在家。") and not long_enough("有，我哥哥。")
+
+
+def test_echoes_of_the_worked_example_are_dropped_with_a_word_changed():
+    example = NearAny(
+        ("question", "answer"), ["你在等谁？", "等我哥哥，他的船晚了，我很担心。"], 90, "x"
+    )
+    assert example.drop(_row("你在等谁", answer="我不知道。"))
+    assert example.drop(_row("你为什么担心？", answer="等我哥哥，他的船晚了，我很担心！"))
+    assert not example.drop(_row("你为什么担心？", answer="灯笼还没扎好，庙会就要开始了。"))
+    assert example.reason == "x"
 
 
 def test_duplicates_are_scoped_per_role():

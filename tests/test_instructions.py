@@ -178,6 +178,15 @@ def test_split_is_stratified_exact_and_disjoint():
     assert {r.split for r in split_train_test(rows, 1.0, seed=3)} == {"test"}
 
 
+def test_a_language_of_a_few_distinct_kinds_still_gets_a_test_instruction():
+    rows = _synthetic({"open_ended": 1, "commonsense": 1, "knowledge": 1})
+    pool = split_train_test(rows, 0.25, seed=3)  # each kind rounds to 0 test rows
+    assert Counter(r.split for r in pool) == {"train": 2, "test": 1}
+    assert pool == split_train_test(list(reversed(rows)), 0.25, seed=3)
+    assert {r.split for r in split_train_test(rows[:1], 0.25, seed=3)} == {"train"}
+    assert {r.split for r in split_train_test(rows, 0.0, seed=3)} == {"train"}
+
+
 def test_select_pool_per_language():
     rows, _ = load_instructions(default_sources())
     cfg = InstructionsConfig(n_en=30, n_zh=9, seed=11)

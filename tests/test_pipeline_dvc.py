@@ -18,8 +18,8 @@ FIRST_STAGES = ["raw-scripts", "profiles", "instructions"]
 
 
 @pytest.fixture(scope="module")
-def clone(tmp_path_factory, smollm2_dir):
-    return make_clone(tmp_path_factory.mktemp("clone"), smollm2_dir)
+def clone(tmp_path_factory, smollm2_dir, gemma3_dir):
+    return make_clone(tmp_path_factory.mktemp("clone"), smollm2_dir, gemma3_dir)
 
 
 def test_repro_status_metrics_and_experiments(clone):

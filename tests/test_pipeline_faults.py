@@ -132,9 +132,9 @@ def chat_server():
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory, smollm2_dir, chat_server):
+def generated(tmp_path_factory, smollm2_dir, gemma3_dir, chat_server):
     """A clone whose generation stages ran fault-free against the scripted server."""
-    root = make_clone(tmp_path_factory.mktemp("direct"), smollm2_dir)
+    root = make_clone(tmp_path_factory.mktemp("direct"), smollm2_dir, gemma3_dir)
     configure(root, *openai_overrides(chat_server.base_url))
     log = dvc(root, "repro", "assemble")
     return root, log
@@ -143,14 +143,16 @@ def generated(tmp_path_factory, smollm2_dir, chat_server):
 # ----------------------------------------------------------------------------- faults
 
 
-def test_generation_stages_identical_under_faults(tmp_path, smollm2_dir, chat_server, generated):
+def test_generation_stages_identical_under_faults(
+    tmp_path, smollm2_dir, gemma3_dir, chat_server, generated
+):
     direct, log = generated
     for stage in ("profiles", "rolegpt", "context-instruct", "assemble"):
         assert f"Running stage '{stage}'" in log, stage
     with FaultProxy(
         chat_server.base_url.removesuffix("/v1"), rate=0.2, seed=0, hold_s=4.0
     ) as proxy:
-        faulty = make_clone(tmp_path, smollm2_dir)
+        faulty = make_clone(tmp_path, smollm2_dir, gemma3_dir)
         configure(faulty, *openai_overrides(proxy.base_url))
         dvc(faulty, "repro", "assemble")
 
@@ -180,8 +182,8 @@ def tiny_abs(tiny_model_dir) -> str:
     return str(Path(tiny_model_dir).resolve())
 
 
-def test_kill_during_generation_then_resume(tmp_path, smollm2_dir, tiny_abs):
-    root = make_clone(tmp_path, smollm2_dir)
+def test_kill_during_generation_then_resume(tmp_path, smollm2_dir, gemma3_dir, tiny_abs):
+    root = make_clone(tmp_path, smollm2_dir, gemma3_dir)
     configure(root, f"engine.local.model={tiny_abs}", "engine.local.batch_size=2")
     db = root / "cache/llm/rolegpt.sqlite"
     victim = start_repro(root, "rolegpt")

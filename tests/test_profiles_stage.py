@@ -175,10 +175,56 @@ def test_own_script_may_not_share_a_play_file_name(tmp_path):
 
 def test_a_play_not_materialised_says_how(tmp_path):
     cfg = _cfg(tmp_path).model_copy(update={"plays": ["hamlet", "othello"]})
-    with pytest.raises(InputError, match=r"othello.md: embedded play not found; run `rolellm raw"):
+    with pytest.raises(InputError, match=r"embedded play 'othello' not found; run `rolellm raw"):
         read_scripts(cfg)
 
 
 def test_raw_scripts_with_no_plays_makes_an_empty_folder(tmp_path):
     assert materialise_plays([], tmp_path / "plays") == []
     assert list((tmp_path / "plays").iterdir()) == []
+
+
+def test_a_released_profile_with_its_description_file_beside_it(tmp_path):
+    """A mixed project: Shakespeare roles and a Chinese role given as released-profile JSONL
+    (`{act_id, diag_id, role, content}`, as the RoleGLM repository publishes profiles) with
+    its description file beside it. No LLM call: every persona is supplied."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    rows = [
+        {"act_id": 0, "diag_id": i // 2, "role": role, "content": text}
+        for i, (role, text) in enumerate(
+            [("华妃", f"本宫说第{i}句。") if i % 2 else ("甄嬛", f"臣妾第{i}句。") for i in range(8)]
+        )
+    ]
+    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    (mine / "华妃.jsonl").write_text(text, encoding="utf-8")
+    (mine / "华妃.yaml").write_text(
+        "华妃: {description: 华妃是年羹尧的妹妹，骄横跋扈。, catchphrases: [贱人就是矫情]}\n"
+        "甄嬛: {description: 甄嬛是后宫的妃嫔。}\n",
+        encoding="utf-8",
+    )
+    personas = tmp_path / "personas.yaml"
+    personas.write_text(
+        "Hamlet: {description: 'The melancholy prince of Denmark.', catchphrases: ['Words.']}\n"
+        "Lady Macbeth: {description: 'A fierce and ambitious wife.', catchphrases: ['Out!']}\n"
+        "华妃: {catchphrases: [本宫乏了]}\n",  # the personas file wins field by field
+        encoding="utf-8",
+    )
+    cfg = _cfg(
+        tmp_path,
+        min_lines=3,
+        scripts_dir=str(mine),
+        describe=DescribeConfig(overrides=str(personas)),
+    )
+    cfg.roles.append(RoleConfig(name="华妃"))
+    engine_cfg = EngineConfig(
+        cache_dir=str(tmp_path / "cache"), local={"model": str(tmp_path / "no-model")}
+    )
+    run_profiles_stage(cfg, engine_cfg, 0, tmp_path / "metrics.json")
+    assert json.loads((tmp_path / "metrics.json").read_text())["engine"]["calls"] == 0
+    roster = {r["name"]: r for r in json.loads((tmp_path / "profiles" / "roles.json").read_text())}
+    assert roster["华妃"]["lang"] == "zh" and roster["华妃"]["slug"] == "华妃"
+    assert roster["华妃"]["description"] == "华妃是年羹尧的妹妹，骄横跋扈。"
+    assert roster["华妃"]["catchphrases"] == ["本宫乏了"]
+    assert roster["Hamlet"]["lang"] == "en"
+    assert (tmp_path / "profiles" / "华妃.jsonl").is_file()

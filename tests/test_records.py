@@ -3,13 +3,14 @@ reading."""
 
 from __future__ import annotations
 
-import hashlib
 import json
+import re
 
 import pytest
 
 from rolellm.errors import InputError
 from rolellm.records import (
+    SLUG_PATTERN,
     PoolRow,
     Role,
     find_role,
@@ -37,11 +38,12 @@ def test_ascii_slugs(name, slug):
     assert role_slug(name) == slug
 
 
-def test_chinese_slugs_are_hashed():
-    digest = hashlib.sha256("孙悟空".encode()).hexdigest()[:10]
-    assert role_slug("孙悟空") == f"role-{digest}"
-    assert role_slug("Dr. 王") == "dr-" + hashlib.sha256("Dr. 王".encode()).hexdigest()[:10]
+def test_chinese_slugs_are_the_names_themselves():
+    assert role_slug("孙悟空") == "孙悟空"
+    assert role_slug("Dr. 王") == "dr-王"
+    assert role_slug("ＡＢＣ 王") == "abc-王"  # full-width letters read as ASCII (NFKC)
     assert role_slug("孙悟空") != role_slug("猪八戒")
+    assert re.fullmatch(SLUG_PATTERN, role_slug("陈 掌柜"))
 
 
 @pytest.mark.parametrize("name", ["", "   ", "../x", "/etc", "..", "a\\b", "!!!"])

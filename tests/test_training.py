@@ -229,6 +229,17 @@ def test_samples_are_role_conditioned_prompt_completion_pairs(rolebench) -> None
     assert len(every.samples) == 18  # all 3 references of 6 rows
 
 
+def test_a_listed_config_that_was_not_built_is_noted_and_skipped(rolebench, capsys) -> None:
+    configs = ["eng_instruction_generalization_general", "zh_general", "zh_role_specific"]
+    data = load_training_set(rolebench, configs, "train", TrainConfig().system_prompt_template)
+    assert list(data.per_config) == ["eng_instruction_generalization_general", "zh_general"]
+    assert data.missing_configs == ["zh_role_specific"]
+    assert {s["role"] for s in data.samples} == {"Hamlet", "Juliet", "孙悟空"}
+    assert "no train shard of zh_role_specific (not built)" in capsys.readouterr().err
+    with pytest.raises(InputError, match=r"zh_role_specific/train.parquet: RoleBench shard not"):
+        load_training_set(rolebench, ["zh_role_specific"], "train", "{role}")
+
+
 def test_role_generalisation_never_trains_on_held_out_roles(rolebench) -> None:
     configs = ["eng_role_generalization_general", "eng_instruction_generalization_general"]
     data = load_training_set(rolebench, configs, "train", TrainConfig().system_prompt_template)

@@ -104,12 +104,10 @@ PRISTINE: dict[Path, str] = {}  # clone -> its params.yaml as cloned
 
 
 @pytest.fixture(scope="module")
-def clone(tmp_path_factory, smollm2_dir):
-    """One clone for the module; each test sets its own profiles section. The copied model
-    is committed as prepare-model's output, so no stage re-converts the GGUF (20 s)."""
-    root = make_clone(tmp_path_factory.mktemp("clone"), smollm2_dir)
+def clone(tmp_path_factory, smollm2_dir, gemma3_dir):
+    """One clone for the module; each test sets its own profiles section."""
+    root = make_clone(tmp_path_factory.mktemp("clone"), smollm2_dir, gemma3_dir)
     PRISTINE[root] = (root / "params.yaml").read_text(encoding="utf-8")
-    sh(["dvc", "commit", "-f", "prepare-model"], root)
     return root
 
 

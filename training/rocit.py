@@ -84,7 +84,8 @@ def data_record(
     """Data lineage: which shards (with md5), how many rows, samples and roles."""
     return {
         "root": str(paths.data_dir),
-        "configs": list(cfg.train_configs),
+        "configs": list(data.per_config),
+        "configs_not_built": data.missing_configs,
         "split": cfg.split,
         "shards": shards,
         "rows": data.rows,

@@ -15,6 +15,7 @@ held-out role: when any role_generalization config is trained on, held-out roles
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ class TrainingSet:
     shards: list[Path]
     roles: dict[str, Role]
     excluded_roles: list[str] = field(default_factory=list)
+    missing_configs: list[str] = field(default_factory=list)  # listed, but not built
     rows: int = 0
     per_config: dict[str, int] = field(default_factory=dict)
 
@@ -94,7 +96,11 @@ def load_training_set(
     template: str,
     references_per_sample: int | None = None,
 ) -> TrainingSet:
-    """Read the shards of ``configs``/``split`` under ``root`` and build RoCIT samples."""
+    """Read the shards of ``configs``/``split`` under ``root`` and build RoCIT samples.
+
+    A listed config whose shard is absent (assemble skips a config that got no rows, e.g.
+    Chinese role-specific items a small generator could not write) is noted and left out;
+    InputError when none of them is there or no row is usable."""
     root = Path(root)
     roles = {role.name: role for role in read_roster(root)}
     exclude_held_out = any(
@@ -105,6 +111,9 @@ def load_training_set(
     )
     result = TrainingSet(samples=[], shards=[], roles=roles, excluded_roles=sorted(held_out))
     for config in configs:
+        if not (root / CONFIGS_BY_NAME[config].shard_path(split)).is_file():
+            result.missing_configs.append(config)
+            continue
         path, frame = read_shard(root, config, split)
         result.shards.append(path)
         result.rows += len(frame)
@@ -115,6 +124,14 @@ def load_training_set(
         result.samples.extend(samples)
     leaked = held_out & {sample["role"] for sample in result.samples}
     assert not leaked, f"held-out roles leaked into training: {sorted(leaked)}"
+    if not result.shards:
+        read_shard(root, configs[0], split)  # the first missing shard, named in one line
+    if result.missing_configs:
+        print(
+            f"note: {root}: no {split} shard of {', '.join(result.missing_configs)} "
+            f"(not built); training on {', '.join(result.per_config)}",
+            file=sys.stderr,
+        )
     if not result.samples:
         where = ", ".join(str(p) for p in result.shards)
         raise InputError(f"empty training set: no usable rows in {where}")

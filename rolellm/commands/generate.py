@@ -27,16 +27,20 @@ app = typer.Typer()
 def prepare_model(
     params: ParamsOpt = Path("params.yaml"),
     out: Annotated[
-        Path | None, typer.Option(help="model folder (alias of prepare_model.out)")
+        Path | None, typer.Option(help="SmolLM2 folder (alias of prepare_model.out)")
+    ] = None,
+    out_zh: Annotated[
+        Path | None, typer.Option(help="Gemma 3 folder (alias of prepare_model.out_zh)")
     ] = None,
     set_: SetOpt = None,
 ) -> None:
-    """Convert the embedded SmolLM2 GGUF into a safetensors folder (once)."""
-    from rolellm.engine.embedded import materialise_embedded_model
+    """Convert the embedded GGUF models (SmolLM2, Gemma 3 for Chinese) into safetensors
+    folders (once)."""
+    from rolellm.engine.embedded import GEMMA3, SMOLLM2, materialise_embedded_model
 
-    cfg = cli_params(params, set_, {"prepare_model.out": out})
-    out = materialise_embedded_model(Path(cfg.prepare_model.out))
-    typer.echo(f"embedded model ready: {out}")
+    cfg = cli_params(params, set_, {"prepare_model.out": out, "prepare_model.out_zh": out_zh})
+    for model, folder in ((SMOLLM2, cfg.prepare_model.out), (GEMMA3, cfg.prepare_model.out_zh)):
+        typer.echo(f"embedded model ready: {materialise_embedded_model(Path(folder), model)}")
 
 
 @app.command("raw-scripts")
@@ -146,6 +150,8 @@ def context_instruct(
     with StageEngine(cfg, "context_instruct") as engine:
         result = run_context_instruct(profiles, out, cfg.context_instruct, engine, rules=cfg.rules)
     write_metrics(metrics, result)
+    for message in result["messages"]:
+        typer.echo(f"note: {message}", err=True)
     typer.echo(f"context-instruct: {out}")
 
 

@@ -44,6 +44,8 @@ def assemble(
         rolegpt_specific_path=optional_file(generated / "rolegpt_specific.jsonl"),
     )
     write_metrics(metrics, result)
+    for config in result["not_built"]:
+        typer.echo(f"note: {config} not built: it has no train or no test rows", err=True)
     typer.echo(f"RoleBench written: {out}")
 
 

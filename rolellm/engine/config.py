@@ -20,6 +20,8 @@ class LocalBackendConfig(Section):
     """transformers on this machine: a local folder or a Hub id."""
 
     model: str = "models/smollm2"
+    # requests of Chinese roles go to this model (null: `model` answers them too)
+    model_zh: str | None = None
     revision: str | None = None
     adapter: str | None = None  # a PEFT adapter folder (or Hub id) applied on top of `model`
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
@@ -73,6 +75,7 @@ class EngineConfig(Section):
 
 
 class PrepareModelConfig(Section):
-    """Materialise the embedded SmolLM2 GGUF as a safetensors folder once."""
+    """Materialise the embedded GGUF models as safetensors folders once."""
 
-    out: str = "models/smollm2"
+    out: str = "models/smollm2"  # SmolLM2-135M-Instruct: English, and the RoCIT base
+    out_zh: str = "models/gemma3-270m"  # Gemma 3 270M: the Chinese generator

@@ -54,8 +54,18 @@ class _Slot:
 
 
 class Engine:
-    def __init__(self, backend: Backend, cache: ReplyCache, json_retries: int = 3):
+    """`routes` sends the requests of one language (ChatRequest.lang) to a backend of their
+    own (the embedded Chinese model); every other request goes to `backend`."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        cache: ReplyCache,
+        json_retries: int = 3,
+        routes: dict[str, Backend] | None = None,
+    ):
         self.backend = backend
+        self.routes = dict(routes or {})
         self.cache = cache
         self.json_retries = json_retries
         self.stats = EngineStats()
@@ -72,11 +82,15 @@ class Engine:
             for r, req in enumerate(requests)
         ]
 
+    def backend_for(self, call: Call) -> Backend:
+        return self.routes.get(call.request.lang or "", self.backend)
+
     def _round(self, todo: list[_Slot], replies: dict) -> list[_Slot]:
         """Serve one attempt of every slot; return the slots whose JSON must be retried."""
         for slot in todo:
-            decoding = self.backend.decoding(slot.call)
-            slot.key = slot.call.key(self.backend.kind, self.backend.identity, decoding)
+            backend = self.backend_for(slot.call)
+            decoding = backend.decoding(slot.call)
+            slot.key = slot.call.key(backend.kind, backend.identity, decoding)
         self.stats.calls += len(todo)
         cached = self.cache.get_many([s.key for s in todo])
         retry: list[_Slot] = []
@@ -90,15 +104,20 @@ class Engine:
             else:
                 misses.append(slot)
         self.stats.cache_misses += len(misses)
+        for backend in (self.backend, *self.routes.values()):
+            mine = [s for s in misses if self.backend_for(s.call) is backend]
+            if mine:
+                self._send(backend, mine, replies, retry)
+        return retry
 
+    def _send(self, backend: Backend, misses: list[_Slot], replies: dict, retry: list) -> None:
         def done(index: int, text: str | None, error: str | None) -> None:
             slot = misses[index]
             if text is not None:
                 self.cache.put(slot.key, text)
             self._settle(slot, text, error, False, replies, retry)
 
-        self.backend.run([s.call for s in misses], done)
-        return retry
+        backend.run([s.call for s in misses], done)
 
     def _settle(self, slot, text, error, from_cache, replies, retry) -> None:
         call = slot.call
@@ -163,13 +182,18 @@ def parse_json_reply(text: str, model: type[BaseModel]) -> tuple[BaseModel | Non
 
 def build_engine(cfg: EngineConfig, stage: str) -> Engine:
     """The engine for one pipeline stage; each stage keeps its own cache file (a DVC output)."""
+    routes: dict[str, Backend] = {}
     if cfg.backend == "local":
         from rolellm.engine.local import LocalBackend
 
         backend: Backend = LocalBackend(cfg.local)
+        zh = cfg.local.model_zh
+        if zh and zh != cfg.local.model:
+            update = {"model": zh, "revision": None, "adapter": None}
+            routes["zh"] = LocalBackend(cfg.local.model_copy(update=update))
     else:
         from rolellm.engine.openai_api import OpenAIBackend
 
         backend = OpenAIBackend(cfg.openai)
     cache = ReplyCache(Path(cfg.cache_dir) / f"{stage}.sqlite")
-    return Engine(backend, cache, cfg.json_retries)
+    return Engine(backend, cache, cfg.json_retries, routes)

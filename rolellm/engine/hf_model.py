@@ -155,6 +155,7 @@ def _prefill(model, enc, rows: torch.Tensor) -> DynamicCache:
         position_ids=positions,
         cache=cache,
         use_cache=True,
+        logits_to_keep=1,  # only the cache is wanted; Gemma's 262k-word head is costly
     )
     cache.reorder_cache(rows)
     return cache

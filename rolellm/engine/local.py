@@ -49,12 +49,19 @@ class LocalBackend:
                 tokenizer.pad_token = tokenizer.eos_token
             self._loaded = (tokenizer, model)
             self.eos_ids = self._eos_ids()
-            self.grammars = None
-            if self.cfg.constrained_json:
-                from rolellm.engine.json_decoding import JsonGrammars
-
-                self.grammars = JsonGrammars(tokenizer, model.config.vocab_size, self.eos_ids)
+            self._grammars = None
         return self._loaded
+
+    @property
+    def grammars(self):
+        """The JSON-schema constrainer, built on first use (6 s for Gemma's vocabulary, so a
+        stage that asks for no JSON never pays it)."""
+        tokenizer, model = self._load()
+        if self._grammars is None and self.cfg.constrained_json:
+            from rolellm.engine.json_decoding import JsonGrammars
+
+            self._grammars = JsonGrammars(tokenizer, model.config.vocab_size, self.eos_ids)
+        return self._grammars
 
     def _eos_ids(self) -> list[int]:
         ids = self.model.generation_config.eos_token_id
@@ -136,6 +143,7 @@ class LocalBackend:
         from rolellm.engine.hf_model import generate_texts
 
         tokenizer, model = self._load()
-        constraint = self.grammars.constraint(schemas) if self.grammars and schemas else None
+        wanted = schemas and any(schema is not None for schema in schemas)
+        constraint = self.grammars.constraint(schemas) if wanted and self.grammars else None
         processors = [constraint] if constraint else []
         return generate_texts(tokenizer, model, self.eos_ids, prompts, sampling, seeds, processors)

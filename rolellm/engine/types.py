@@ -18,7 +18,9 @@ class ChatRequest:
     """One chat to complete `n` times. Sample i uses a seed derived from (seed, i).
 
     `reply_model`, when set, asks for a JSON reply that must validate against that pydantic
-    model; invalid replies are retried a bounded number of times with fresh seeds.
+    model; invalid replies are retried a bounded number of times with fresh seeds. `lang`
+    routes the request (en | zh; see Engine.routes); it is not part of the cache key, the
+    model that answers it is.
     """
 
     messages: tuple[dict[str, str], ...]
@@ -26,6 +28,7 @@ class ChatRequest:
     seed: int = 0
     n: int = 1
     reply_model: type[BaseModel] | None = field(default=None, compare=False)
+    lang: str | None = field(default=None, compare=False)
 
     @classmethod
     def of(cls, messages: list[dict[str, str]], **kwargs: Any) -> ChatRequest:
