@@ -190,11 +190,10 @@ def test_a_released_profile_with_its_description_file_beside_it(tmp_path):
     its description file beside it. No LLM call: every persona is supplied."""
     mine = tmp_path / "mine"
     mine.mkdir()
+    lines = [("华妃" if i % 2 else "甄嬛", f"第{i}句话。") for i in range(8)]
     rows = [
         {"act_id": 0, "diag_id": i // 2, "role": role, "content": text}
-        for i, (role, text) in enumerate(
-            [("华妃", f"本宫说第{i}句。") if i % 2 else ("甄嬛", f"臣妾第{i}句。") for i in range(8)]
-        )
+        for i, (role, text) in enumerate(lines)
     ]
     text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     (mine / "华妃.jsonl").write_text(text, encoding="utf-8")
