@@ -28,6 +28,7 @@ from pathlib import Path
 
 from dataset_builder.context_instruct import candidates, item_filters, script_based_requests
 from dataset_builder.context_instruct_config import ContextInstructConfig
+from dataset_builder.describe import DescribeConfig
 from dataset_builder.generation.runner import load_role_profiles, profile_texts
 from dataset_builder.profiles import run_profiles_stage
 from dataset_builder.profiles_config import ProfilesConfig, RoleConfig
@@ -59,8 +60,8 @@ def _profiles(work: Path) -> Path:
         scripts_dir=None,
         roles=roles,
         out_dir=str(work / "profiles"),
+        describe=DescribeConfig(overrides="data/personas.yaml"),  # every role has one: no call
     )
-    cfg.describe.overrides = "data/personas.yaml"  # every role has one: no LLM call
     run_profiles_stage(cfg, EngineConfig(cache_dir=str(work / "cache")), 0, work / "m.json")
     return work / "profiles"
 

@@ -263,3 +263,35 @@ def test_embedded_model_is_converted_once_per_user_then_linked(smollm2_dir, tmp_
         assert cmp(first / name, cached / name, shallow=False)
         assert (again / name).stat().st_ino == (cached / name).stat().st_ino  # linked
         assert cmp(smollm2_dir / name, cached / name, shallow=False)  # the same conversion
+
+
+class _Force:
+    """A logits processor that makes the model write `tokens`, one per step."""
+
+    def __init__(self, tokens):
+        self.tokens = tokens
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        step = min(len(self.tokens) - 1, input_ids.shape[1] - self.start)
+        out = torch.full_like(scores, float("-inf"))
+        out[:, self.tokens[step]] = 0.0
+        return out
+
+
+def test_a_reply_cut_inside_a_character_keeps_only_whole_characters(tiny_model_dir):
+    from rolellm.engine.hf_model import generate_texts
+
+    backend = LocalBackend(LocalBackendConfig(model=str(tiny_model_dir)))
+    tokenizer, model = backend.tokenizer, backend.model
+    char = tokenizer.encode("你", add_special_tokens=False)
+    assert len(char) > 1  # SmolLM2's byte-level tokens: one Chinese character, several tokens
+    prompt = tokenizer.encode("Hi", add_special_tokens=False)
+    texts = []
+    for cut in (1, len(char)):
+        force = _Force(char + char)
+        force.start = len(prompt)
+        sampling = Sampling(max_new_tokens=cut)
+        texts += generate_texts(tokenizer, model, [], [prompt], sampling, [0], [force])
+    assert texts == ["", "你"]  # half a character is never returned

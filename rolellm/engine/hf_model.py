@@ -133,7 +133,10 @@ def generate_texts(
     )
     out = model.generate(**enc, **extra, generation_config=config, logits_processor=processors)
     new = out[:, enc["input_ids"].shape[1] :]
-    return [t.strip() for t in tokenizer.batch_decode(new, skip_special_tokens=True)]
+    # a byte-level tokenizer cut off by max_new_tokens may end inside a character: only the
+    # complete characters are returned
+    texts = tokenizer.batch_decode(new, skip_special_tokens=True)
+    return [t.rstrip("\ufffd").strip() for t in texts]
 
 
 def _unique(prompts: list[list[int]]) -> tuple[list[list[int]], list[int]]:
