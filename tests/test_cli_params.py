@@ -38,8 +38,10 @@ def test_repository_params_file_is_valid():
     params = load_params(REPO_ROOT / "params.yaml")
     assert params.engine.backend == "local"
     assert len(params.profiles.roles) >= 8
-    assert sum(r.held_out for r in params.profiles.roles) == 2
+    held_out = [r.name for r in params.profiles.roles if r.held_out]
+    assert held_out == ["Prospero", "Rosalind", "陈掌柜"]  # two English, one Chinese
     assert len({r.script for r in params.profiles.roles}) >= 4
+    assert params.instructions.n_zh > 0 and "zh_general" in params.train.train_configs
 
 
 BAD_PARAMS = [
