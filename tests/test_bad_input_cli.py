@@ -447,7 +447,7 @@ CASES = [
     Case(
         "embedded-play-not-materialised",
         ("profiles",),
-        "data/plays/hamlet.md: embedded play not found; run `rolellm raw-scripts`",
+        "data/plays: embedded play 'hamlet' not found; run `rolellm raw-scripts`",
         _setup(_play, lambda w: _profiles_params(w, plays=["hamlet"])),
         PROFILES_OUT,
     ),
