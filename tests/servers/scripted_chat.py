@@ -11,6 +11,9 @@ to a direct run. It recognises the stages' prompts by their wording:
   ``{"description": ..., "catchphrases": [...]}``;
 * anything else (RoleGPT): a short in-character sentence built from the hash.
 
+Context-Instruct and RoleGPT replies are Chinese when the prompt is (a Chinese role), as a
+served model's would be, so the quality gate's script checks pass on them.
+
     with ScriptedChatServer() as server:
         ...  # engine.openai.base_url = server.base_url
         server.served  # requests answered
@@ -33,6 +36,29 @@ WORDS = (  # noqa: SIM905 (a word list, easier to read as prose)
     "battle feast grave bell garden tower shadow music poison ring wedding exile cloud "
     "thunder river forest harbour crow lantern mirror key cup pearl scroll oath fool"
 ).split()
+ZH_WORDS = tuple(
+    [
+        "灯笼",
+        "竹篾",
+        "红纸",
+        "庙会",
+        "马",
+        "雪",
+        "浆糊",
+        "铺子",
+        "爷爷",
+        "掌柜",
+        "知府",
+        "定钱",
+        "骨架",
+        "画",
+        "街口",
+        "风",
+    ]
+)
+ZH_OPENERS = ("哎呀", "你听我说", "唉", "说来话长", "慢工出细活")
+ZH_QUESTION_FORMS = ("{a}和{b}后来怎么样了？", "你为什么总想着{a}和{b}？", "是谁把{a}交给你的？")
+CJK = re.compile(r"[\u4e00-\u9fff]")
 OPENERS = ("By my troth", "Marry", "Alas", "Hark", "Fie", "O heavens", "Forsooth", "Good sir")
 QUESTION_FORMS = (
     "What became of the {a} and the {b} near the {c}?",
@@ -41,7 +67,7 @@ QUESTION_FORMS = (
     "When did the {a} first speak to you of the {b} and the {c}?",
 )
 CONTEXT_MARKERS = ("Reply only with JSON like this:", "只用如下JSON格式回复")
-NUMBER = re.compile(r"Write (\d+) questions")
+NUMBER = re.compile(r"(?:Write |请写)(\d+)(?: questions|个)")
 
 
 def request_digest(request: dict) -> bytes:
@@ -51,9 +77,9 @@ def request_digest(request: dict) -> bytes:
     return hashlib.sha256(material.encode()).digest()
 
 
-def _words(digest: bytes, count: int, offset: int = 0) -> list[str]:
+def _words(digest: bytes, count: int, offset: int = 0, words=WORDS) -> list[str]:
     stream = hashlib.sha256(digest + offset.to_bytes(4, "big")).digest()
-    return [WORDS[stream[i] % len(WORDS)] for i in range(count)]
+    return [words[stream[i] % len(words)] for i in range(count)]
 
 
 def _tag(digest: bytes, offset: int) -> str:
@@ -63,6 +89,8 @@ def _tag(digest: bytes, offset: int) -> str:
 def context_reply(digest: bytes, prompt: str) -> str:
     found = NUMBER.search(prompt)
     count = int(found.group(1)) if found else 3
+    if CJK.search(prompt):
+        return zh_context_reply(digest, count)
     items = []
     for i in range(count):
         a, b, c = _words(digest, 3, i)
@@ -75,6 +103,18 @@ def context_reply(digest: bytes, prompt: str) -> str:
     return json.dumps({"items": items})
 
 
+def zh_context_reply(digest: bytes, count: int) -> str:
+    items = []
+    for i in range(count):
+        a, b, c = _words(digest, 3, i, ZH_WORDS)
+        form = ZH_QUESTION_FORMS[(digest[i] + i) % len(ZH_QUESTION_FORMS)]
+        question = form.format(a=a, b=b) + f"（{_tag(digest, i)}）"
+        opener = ZH_OPENERS[digest[i + 8] % len(ZH_OPENERS)]
+        answer = f"{opener}，{a}和{b}，" + "、".join(_words(digest, 5, 100 + i, ZH_WORDS)) + "。"
+        items.append({"question": question, "answer": answer, "confidence": 8})
+    return json.dumps({"items": items}, ensure_ascii=False)
+
+
 def persona_reply(digest: bytes) -> str:
     words = _words(digest, 6)
     return json.dumps(
@@ -85,7 +125,10 @@ def persona_reply(digest: bytes) -> str:
     )
 
 
-def rolegpt_reply(digest: bytes) -> str:
+def rolegpt_reply(digest: bytes, chinese: bool = False) -> str:
+    if chinese:
+        opener = ZH_OPENERS[digest[0] % len(ZH_OPENERS)]
+        return f"{opener}，{'和'.join(_words(digest, 3, 0, ZH_WORDS))}，我发誓。{_tag(digest, 0)}"
     opener = OPENERS[digest[0] % len(OPENERS)]
     return f"{opener}, the {' and the '.join(_words(digest, 3))}; {_tag(digest, 0)} I swear it."
 
@@ -98,7 +141,7 @@ def answer(request: dict) -> str:
         return context_reply(digest, last)
     if "description" in last.lower() and "catchphrase" in last.lower() and "JSON" in last:
         return persona_reply(digest)
-    return rolegpt_reply(digest)
+    return rolegpt_reply(digest, chinese=bool(CJK.search(last)))
 
 
 class ScriptedChatServer(BackgroundServer):
