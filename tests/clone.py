@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from rolellm.engine.embedded import link_tree
 from tests.conftest import REPO_ROOT
 
 BIN = Path(sys.executable).parent
@@ -26,19 +27,6 @@ def commit(root: Path, message: str) -> None:
     sh(["git", *GIT_ID, "commit", "-qm", message, "--allow-empty"], root)
 
 
-def _link_tree(source: Path, target: Path) -> None:
-    """A copy of `source` whose files are hard links where the filesystem allows (the
-    embedded models are read, never written, and Gemma's weights are 1 GB)."""
-
-    def link(src: str, dst: str) -> None:
-        try:
-            os.link(src, dst)
-        except OSError:
-            shutil.copy2(src, dst)
-
-    shutil.copytree(source, target, copy_function=link)
-
-
 def make_clone(root: Path, smollm2_dir: Path, gemma3_dir: Path) -> Path:
     """The checkout's tracked files in a new repo at `root`, with the embedded models in
     place (skipping their GGUF conversion: SmolLM2 20 s, Gemma 2 min)."""
@@ -49,8 +37,8 @@ def make_clone(root: Path, smollm2_dir: Path, gemma3_dir: Path) -> Path:
         if (REPO_ROOT / name).is_file() and name != "dvc.lock":
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO_ROOT / name, root / name)
-    _link_tree(smollm2_dir, root / "models" / "smollm2")
-    _link_tree(gemma3_dir, root / "models" / "gemma3-270m")
+    link_tree(smollm2_dir, root / "models" / "smollm2")
+    link_tree(gemma3_dir, root / "models" / "gemma3-270m")
     sh(["git", "init", "-q"], root)
     # the models in place are prepare-model's outputs: no stage re-converts them (DVC would
     # delete and rebuild them first)

@@ -107,7 +107,7 @@ def materialise_embedded_model(out: Path, model: EmbeddedModel = SMOLLM2) -> Pat
         with atomic_path(cached) as tmp:
             _convert(model, tmp)
     with atomic_path(out) as tmp:
-        shutil.copytree(cached, tmp, dirs_exist_ok=True, copy_function=_link_or_copy)
+        link_tree(cached, tmp)
     return out
 
 
@@ -127,6 +127,12 @@ def _version(distribution: str) -> str:
         return importlib.metadata.version(distribution)
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
+
+
+def link_tree(source: Path, target: Path) -> None:
+    """A copy of the folder `source` at `target` whose files are hard links where the file
+    system allows (model files are read, never written; Gemma's weights are 1 GB)."""
+    shutil.copytree(source, target, dirs_exist_ok=True, copy_function=_link_or_copy)
 
 
 def _link_or_copy(source: str, target: str) -> None:
